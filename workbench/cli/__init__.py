@@ -1,0 +1,48 @@
+"""The `weshare` command. Each module of this package adds its subcommands through ``register``.
+
+Modules are discovered, so a new command group is one new file and no shared list to edit.
+User errors print one line and exit 2; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weshare", description="WeShare research workbench")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except WorkbenchError as exc:
+        print(f"weshare: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("weshare: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Participants and their responses, known by study pseudonym only."""

@@ -1,0 +1,14 @@
+"""Every ORM module, imported once so Alembic and ``create_all`` see the whole schema."""
+
+from __future__ import annotations
+
+from workbench import audit as _audit
+from workbench.accounts import models as _accounts
+from workbench.participants import models as _participants
+from workbench.storage.base import Base
+from workbench.studies import models as _studies
+
+__all__ = ["metadata"]
+
+_MODULES = (_audit, _accounts, _studies, _participants)
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Studies and schedules of assessments."""
