@@ -1,0 +1,101 @@
+"""Personal links for participants and what is due for them today."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workbench import audit
+from workbench.errors import NotFoundError
+from workbench.participants.models import Participant, Response
+from workbench.storage.base import utcnow
+from workbench.studies.models import Study
+
+__all__ = ["DueItem", "due_items", "issue_access_token", "new_pseudonym", "participant_by_token"]
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
+
+
+def new_pseudonym(prefix: str = "P") -> str:
+    return prefix + "-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_access_token(
+    session: Session, participant: Participant, *, actor: str, days: int = 180
+) -> str:
+    """A fresh unguessable link token (256 bits); the previous one stops working."""
+    token = secrets.token_urlsafe(32)
+    participant.access_token_hash = _token_hash(token)
+    participant.access_token_expires = utcnow() + timedelta(days=days)
+    audit.record(session, actor=actor, action="participant.link.issue", object_type="participant",
+                 object_id=participant.pseudonym, after={"valid_days": days})
+    return token
+
+
+def participant_by_token(session: Session, token: str, *, source: str = "forms") -> Participant:
+    """The participant behind a link; unknown and expired links are refused and audited."""
+    participant = None
+    if token:
+        participant = session.execute(
+            select(Participant).where(Participant.access_token_hash == _token_hash(token))
+        ).scalar_one_or_none()
+    if participant is None or (
+        participant.access_token_expires is not None and participant.access_token_expires <= utcnow()
+    ):
+        reason = "unknown link" if participant is None else "expired link"
+        audit.record(session, actor="anonymous", action="participant.link.refused",
+                     object_type="participant", object_id=participant.pseudonym if participant else "-",
+                     reason=reason, after={"source": source})
+        raise NotFoundError("this link is unknown or has expired")
+    audit.record(session, actor=participant.pseudonym, action="participant.link.open",
+                 object_type="participant", object_id=participant.pseudonym, after={"source": source})
+    return participant
+
+
+@dataclass(frozen=True)
+class DueItem:
+    event_code: str
+    event_label: str
+    instrument_id: str
+    due_date: date
+    window_end: date
+    overdue: bool
+
+
+def due_items(session: Session, participant: Participant, today: date | None = None) -> list[DueItem]:
+    """Questionnaires whose window has opened and that are not yet submitted, oldest first."""
+    if participant.status != "active":
+        return []
+    today = today or datetime.now().date()
+    study = session.get(Study, participant.study_id)
+    assert study is not None
+    done = set(
+        session.execute(
+            select(Response.event_code, Response.instrument_id).where(
+                Response.participant_id == participant.id
+            )
+        ).tuples()
+    )
+    items = []
+    for event in study.events:
+        if event.respondent_type != participant.respondent_type:
+            continue
+        due = participant.inclusion_date + timedelta(days=event.day_offset)
+        opens = due - timedelta(days=event.window_before)
+        closes = due + timedelta(days=event.window_after)
+        if today < opens:
+            continue
+        for instrument in event.instruments:
+            if (event.code, instrument) in done:
+                continue
+            items.append(DueItem(event.code, event.label, instrument, due, closes, today > closes))
+    return items
