@@ -32,6 +32,11 @@ class Settings:
     trusted_party_url: str = ""
     demo: bool = False
     public_url: str = "http://127.0.0.1:8000"
+    hub_port: int = 8000
+    hub_api_port: int = 8081
+    proxy_api_port: int = 8001
+    forms_port: int = 8866
+    dashboards_port: int = 8867
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "WeShare <no-reply@weshare.invalid>"

@@ -84,9 +84,10 @@ def complete_link(session: Session, token: str, purpose: str, password: str, otp
     link = _valid(session, token, purpose)
     user = session.get(User, link.user_id)
     assert user is not None
-    if purpose == "enrol":
-        if not user.totp_secret or totp.matching_step(user.totp_secret, otp, utcnow()) is None:
-            raise ValidationError("the code from your authenticator app does not match", where="code")
+    if purpose == "enrol" and (
+        not user.totp_secret or totp.matching_step(user.totp_secret, otp, utcnow()) is None
+    ):
+        raise ValidationError("the code from your authenticator app does not match", where="code")
     set_password(session, user, password, actor=user.username, reason=f"one-time link ({purpose})")
     link.used_at = utcnow()
     return user
