@@ -104,6 +104,10 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     values: dict[str, object] = {}
     path = config_file or (Path(env[PREFIX + "CONFIG"]) if env.get(PREFIX + "CONFIG") else None)
+    if path is None:
+        # An embedded instance keeps its own settings (e.g. ``demo = true``) next to its data.
+        local = Path(env.get(PREFIX + "HOME") or Settings.home) / "weshare.toml"
+        path = local if local.is_file() else None
     known = {f.name: _KINDS.get(str(f.type), str) for f in fields(Settings) if f.name != "extra"}
     if path is not None:
         try:

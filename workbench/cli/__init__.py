@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weshare", description="WeShare research workbench")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name == "__main__":
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         register = getattr(module, "register", None)
@@ -42,7 +42,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("weshare: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -78,13 +78,14 @@ def due_items(session: Session, participant: Participant, today: date | None = N
     today = today or datetime.now().date()
     study = session.get(Study, participant.study_id)
     assert study is not None
-    done = set(
-        session.execute(
+    done = {
+        (row.event_code, row.instrument_id)
+        for row in session.execute(
             select(Response.event_code, Response.instrument_id).where(
                 Response.participant_id == participant.id
             )
-        ).tuples()
-    )
+        )
+    }
     items = []
     for event in study.events:
         if event.respondent_type != participant.respondent_type:

@@ -1,0 +1,36 @@
+"""`weshare mail send|worker`: deliver the outbox through SMTP."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from workbench.cli._common import add_command, settings, store_session
+from workbench.mail import send_pending
+
+
+def _send(args: argparse.Namespace) -> int:
+    cfg = settings()
+    with store_session(cfg) as session:
+        sent = send_pending(session, cfg)
+    print(f"sent {sent} message(s)")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    cfg = settings()
+    while True:
+        try:
+            with store_session(cfg) as session:
+                send_pending(session, cfg)
+        except OSError as exc:  # SMTP server down: keep the mail queued and try again later
+            print(f"mail worker: SMTP unavailable ({exc}); will retry", flush=True)
+        time.sleep(args.interval)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    mail = commands.add_parser("mail", help="the email outbox")
+    sub = mail.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
+    add_command(sub, "send", _send, "send queued messages once")
+    p = add_command(sub, "worker", _worker, "send queued messages every few seconds")
+    p.add_argument("--interval", type=float, default=10.0)
