@@ -30,6 +30,7 @@ class Settings:
     database_url: str = ""
     warehouse_url: str = ""
     trusted_party_url: str = ""
+    vault_dir: Path = Path()
     demo: bool = False
     public_url: str = "http://127.0.0.1:8000"
     hub_port: int = 8000
@@ -49,6 +50,9 @@ class Settings:
     def __post_init__(self) -> None:
         home = Path(self.home)
         object.__setattr__(self, "home", home)
+        if str(self.vault_dir) in ("", "."):
+            # Signed consent PDFs name the participant: they sit with the trusted party's files.
+            object.__setattr__(self, "vault_dir", home / "trusted_party" / "consents")
         defaults = {
             "database_url": f"sqlite:///{home / 'weshare.sqlite'}",
             "warehouse_url": f"duckdb:///{home / 'warehouse.duckdb'}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workbench.storage.base import Base, JSONText, UTCDateTime, utcnow
@@ -29,6 +29,11 @@ class Participant(Base):
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     access_token_expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
     baseline: Mapped[Any] = mapped_column(JSONText, nullable=False, default=dict)
+    # Consent state, kept in step by workbench.consent (signing, new versions, withdrawal).
+    reconsent_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    questionnaires_stopped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    data_use_stopped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    reuse_opposed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 

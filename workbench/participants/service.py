@@ -11,12 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workbench import audit
-from workbench.errors import NotFoundError
+from workbench.errors import ConflictError, NotFoundError
 from workbench.participants.models import Participant, Response
 from workbench.storage.base import utcnow
 from workbench.studies.models import Study
 
-__all__ = ["DueItem", "due_items", "issue_access_token", "new_pseudonym", "participant_by_token"]
+__all__ = [
+    "DueItem",
+    "due_items",
+    "ensure_can_collect",
+    "issue_access_token",
+    "new_pseudonym",
+    "participant_by_token",
+]
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
@@ -61,6 +68,24 @@ def participant_by_token(session: Session, token: str, *, source: str = "forms")
     return participant
 
 
+def collection_blocked(participant: Participant) -> str | None:
+    """Why nothing may be collected from this participant now, or None."""
+    if participant.status != "active":
+        return "this participant has withdrawn from the study"
+    if participant.questionnaires_stopped:
+        return "this participant asked to stop answering questionnaires"
+    if participant.reconsent_required:
+        return "a new consent version must be signed before answering questionnaires"
+    return None
+
+
+def ensure_can_collect(participant: Participant) -> None:
+    """Every submit path calls this first, so a withdrawal takes effect immediately."""
+    reason = collection_blocked(participant)
+    if reason is not None:
+        raise ConflictError(reason)
+
+
 @dataclass(frozen=True)
 class DueItem:
     event_code: str
@@ -73,7 +98,7 @@ class DueItem:
 
 def due_items(session: Session, participant: Participant, today: date | None = None) -> list[DueItem]:
     """Questionnaires whose window has opened and that are not yet submitted, oldest first."""
-    if participant.status != "active":
+    if collection_blocked(participant) is not None:
         return []
     today = today or datetime.now().date()
     study = session.get(Study, participant.study_id)
