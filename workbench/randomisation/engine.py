@@ -1,0 +1,66 @@
+"""Replayable allocation state, shared by the live randomiser and the verifier.
+
+Both walk the log through the same ``AllocationState`` so there is one definition of "the arm the
+committed design gives the next participant"; the verifier cannot drift from the allocator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from workbench.errors import ConflictError
+from workbench.randomisation.design import Design
+from workbench.randomisation.methods import (
+    Tally,
+    allocation_lists,
+    choose_minimisation,
+    minimisation_probabilities,
+    minimisation_uniform,
+)
+from workbench.randomisation.records import AllocationRecord
+
+__all__ = ["AllocationState", "Expected"]
+
+
+@dataclass(frozen=True)
+class Expected:
+    stratum: str
+    position: int
+    arm: str
+
+
+class AllocationState:
+    """What has been allocated so far, enough to compute the next allocation."""
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self.lists = allocation_lists(design)
+        self.used: dict[str, int] = {}
+        self.tally = Tally(len(design.arms))
+        self.participants: dict[str, int] = {}
+        self.count = 0
+
+    def expected(self, levels: Mapping[str, str]) -> Expected:
+        """The allocation the design gives a participant with these levels, as the next one."""
+        d = self.design
+        seq = self.count + 1
+        if d.method == "minimisation":
+            _, probs = minimisation_probabilities(d, self.tally, levels)
+            arm = choose_minimisation(probs, minimisation_uniform(d, seq))
+            return Expected("all", seq, d.arm_names[arm])
+        assert self.lists is not None
+        stratum = d.stratum_of(levels) if d.method == "blocks" else "all"
+        index = self.used.get(stratum, 0)
+        committed = self.lists[stratum]
+        if index >= len(committed):
+            raise ConflictError(
+                f"the allocation list for stratum {stratum} is exhausted ({len(committed)} places); "
+                "the trial statistician must commit an extension before more participants are randomised")
+        return Expected(stratum, index + 1, committed[index])
+
+    def apply(self, record: AllocationRecord) -> None:
+        self.used[record.stratum] = self.used.get(record.stratum, 0) + 1
+        self.tally.add(record.levels, self.design.arm_names.index(record.arm))
+        self.participants[record.participant] = record.seq
+        self.count += 1
