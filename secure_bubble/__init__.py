@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Governance of the secure bubble: access, disclosure control, airlock, transparency."""
