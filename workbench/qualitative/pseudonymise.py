@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,9 +47,9 @@ _STUDY_CODE = re.compile(r"^(?:[A-Z]{1,4}[-_ ]?\d{1,5}|SPEAKER[_ ]?\d+|Locuteur 
 # Read once at import from package data (an immutable constant, not mutable state).
 STOP_WORDS = frozenset(
     word
-    for line in resources.files("workbench.qualitative").joinpath("data/name_stop_words.txt")
-    .read_text(encoding="utf-8").splitlines() if not line.startswith("#")
-    for word in line.split()
+    for group in json.loads(resources.files("workbench.qualitative").joinpath(
+        "data/name_stop_words.json").read_text(encoding="utf-8"))["groups"]
+    for word in group
 )
 _TITLES = r"(?:Dr|Docteur|Doctor|Pr|Professeur|Professor|Mme|Madame|Mlle|Mademoiselle|M|Monsieur|Mr|Mrs|Ms|Miss)"
 _WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+"
