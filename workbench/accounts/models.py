@@ -32,6 +32,7 @@ SCOPED_ROLES: dict[Role, str] = {
     Role.CODER: "study",
     Role.RESEARCHER: "project",
     Role.OUTPUT_CHECKER: "project",
+    Role.COMMITTEE_MEMBER: "committee",  # unscoped = scientific & ethics; "deontology" must be explicit
 }
 
 

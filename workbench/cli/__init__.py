@@ -1,6 +1,7 @@
 """The `weshare` command. Each module of this package adds its subcommands through ``register``.
 
-Modules are discovered, so a new command group is one new file and no shared list to edit.
+Modules are discovered, so a new command group is one new file and no shared list to edit;
+packages above workbench register theirs under the ``weshare.commands`` entry point group.
 User errors print one line and exit 2; only bugs show a traceback.
 """
 
@@ -11,6 +12,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from workbench.errors import WorkbenchError
 
@@ -27,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(commands)
+    # Layers above workbench (secure_bubble) add their commands through an entry point group.
+    for entry in sorted(entry_points(group="weshare.commands"), key=lambda e: e.name):
+        entry.load()(commands)
     return parser
 
 
