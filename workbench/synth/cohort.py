@@ -28,7 +28,14 @@ from workbench.synth.people import People, draw_people
 from workbench.synth.reference import STAGES, TREATMENTS
 from workbench.synth.spec import CohortSpec
 
-__all__ = ["BLOCK_SIZE", "CohortChunk", "generate_cohort", "participant_block", "rng_for"]
+__all__ = [
+    "BLOCK_SIZE",
+    "CohortChunk",
+    "generate_cohort",
+    "participant_block",
+    "participant_keys",
+    "rng_for",
+]
 
 BLOCK_SIZE = 2048
 STREAM_PEOPLE, STREAM_FOLLOW_UP, STREAM_IDENTITY = 0, 1, 2
@@ -58,6 +65,11 @@ class CohortChunk:
 
 def rng_for(seed: int, block: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block, stream)))
+
+
+def participant_keys(ids: np.ndarray) -> list[str]:
+    """The synthetic key of each participant (what a study would hold instead of a name)."""
+    return [f"SYN{i:09d}" for i in ids.tolist()]
 
 
 def participant_block(spec: CohortSpec, seed: int, block: int) -> People:
@@ -137,7 +149,7 @@ def _participants(spec: CohortSpec, people: People, follow: FollowUp) -> pd.Data
     ids = people.ids
     return pd.DataFrame({
         "participant_id": ids,
-        "participant_key": [f"SYN{i:09d}" for i in ids.tolist()],
+        "participant_key": participant_keys(ids),
         "centre": _cat(people.centre, spec.centre_codes),
         "arm": _cat(people.arm, spec.arm_names),
         "respondent_type": _cat(people.proxy.astype(np.int8), ("patient", "proxy")),
