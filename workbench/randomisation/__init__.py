@@ -19,6 +19,7 @@ from workbench.randomisation.concealment import (
     view_allocation,
 )
 from workbench.randomisation.design import ALGORITHM, METHODS, Arm, Design, Factor, new_seed
+from workbench.randomisation.exports import describe, redcap_allocation_table
 from workbench.randomisation.methods import allocation_lists
 from workbench.randomisation.randomiser import Randomiser
 from workbench.randomisation.records import AllocationRecord, Commitment, commit, commitment_digest
@@ -39,8 +40,10 @@ __all__ = [
     "allocation_lists",
     "commit",
     "commitment_digest",
+    "describe",
     "emergency_unblind",
     "new_seed",
+    "redcap_allocation_table",
     "verify",
     "view_allocation",
 ]

@@ -56,7 +56,8 @@ class AllocationState:
         if index >= len(committed):
             raise ConflictError(
                 f"the allocation list for stratum {stratum} is exhausted ({len(committed)} places); "
-                "the trial statistician must commit an extension before more participants are randomised")
+                "no participant can be randomised in it until the trial statistician commits a design "
+                "with a longer list (lists are prefix-stable, so allocations so far stay valid)")
         return Expected(stratum, index + 1, committed[index])
 
     def apply(self, record: AllocationRecord) -> None:
