@@ -21,7 +21,7 @@ from workbench.errors import ValidationError
 __all__ = ["DAYS_PER_MONTH", "QLQ_C30_WORSE", "DeteriorationRule", "time_to_deterioration"]
 
 DAYS_PER_MONTH = 30.4375
-_EPS = 1e-9  # scores like 58.333 − 75 must compare as −16.667, not miss by rounding
+_EPS = 1e-6  # scores like 58.333 − 75 must compare as −16.667, not miss by rounding
 
 # Which way is worse for each QLQ-C30 scale: functional scales and QL2 fall, symptoms rise.
 QLQ_C30_WORSE: dict[str, Literal["decrease", "increase"]] = {

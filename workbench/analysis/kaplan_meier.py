@@ -106,9 +106,10 @@ def _bands(
         if transform == "log":
             lo, hi = surv * np.exp(-z * sd), surv * np.exp(z * sd)
         elif transform == "log-log":
-            # SE of log(-log S) is sd/|log S|; S**exp(±a) keeps the band inside (0, 1).
+            # SE of log(-log S) is sd/|log S|; S**exp(±a) keeps the band inside (0, 1), and a
+            # larger exponent gives the lower limit since S < 1.
             a = z * sd / np.abs(np.log(surv))
-            lo, hi = surv ** np.exp(-a), surv ** np.exp(a)
+            lo, hi = surv ** np.exp(a), surv ** np.exp(-a)
             at_one = surv >= 1.0
             lo[at_one], hi[at_one] = 1.0, 1.0
         else:

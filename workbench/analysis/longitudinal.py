@@ -52,17 +52,31 @@ class MixedModelFit:
 
 
 def tidy_name(name: str) -> str:
-    """'C(Q("arm"))[T.B]:Q("week")' → 'C(arm)[T.B]:week' for readable tables."""
+    """'C(Q("arm"))[T.B]' → 'C(arm)[T.B]' for readable tables of hand-written formulas."""
     return re.sub(r'Q\("([^"]+)"\)', r"\1", name)
+
+
+def _name(column: str) -> str:
+    if not column.isidentifier():
+        raise ValidationError(
+            "column names used in a model formula must be plain names (letters, digits and"
+            " underscores, not starting with a digit); rename the column",
+            where=f"column {column!r}",
+        )
+    return column
 
 
 def growth_formula(outcome: str, time: str, *, arm: str | None = None,
                    covariates: tuple[str, ...] = (), time_categorical: bool = False) -> str:
-    """``outcome ~ time * arm + covariates`` with column names quoted, so any name works."""
-    t = f'C(Q("{time}"))' if time_categorical else f'Q("{time}")'
-    rhs = f'{t} * C(Q("{arm}"))' if arm else t
-    rhs += "".join(f' + Q("{c}")' for c in covariates)
-    return f'Q("{outcome}") ~ {rhs}'
+    """``outcome ~ time * C(arm) + covariates``: the growth-curve model of SISAQOL-style analyses.
+
+    Adjust for the baseline score by passing it in ``covariates`` (do not model change from
+    baseline without it).
+    """
+    t = f"C({_name(time)})" if time_categorical else _name(time)
+    rhs = f"{t} * C({_name(arm)})" if arm else t
+    rhs += "".join(f" + {_name(c)}" for c in covariates)
+    return f"{_name(outcome)} ~ {rhs}"
 
 
 def fit_mixed_model(
@@ -137,6 +151,15 @@ def _check_fixed_design(data: pd.DataFrame, formula: str) -> None:
         model = smf.ols(formula, data, missing="drop")
     except Exception as exc:
         raise ValidationError(f"formula problem: {exc}", where="formula") from None
+    spec = model.data.model_spec
+    for factor, info in getattr(spec, "factor_infos", {}).items():
+        if info.type == "categorical" and len(info.categories) < 2:
+            only = ", ".join(map(str, info.categories))
+            raise ValidationError(
+                f"{tidy_name(factor.name())} has a single level ({only}), so there is nothing to"
+                " compare; drop it from the formula or check the data extract",
+                where=f"formula {tidy_name(formula)}",
+            )
     exog = np.asarray(model.exog, dtype=float)
     if exog.shape[0] == 0:
         raise ValidationError("no complete rows left for this formula", where="formula")
@@ -161,7 +184,7 @@ def _attempt(
     data: pd.DataFrame, formula: str, subject: str, re_time: str | None, reml: bool, method: str
 ) -> tuple[Any, list[str]] | str:
     """A fitted result and plain-words remarks, or why this attempt is not acceptable."""
-    re_formula = f'~Q("{re_time}")' if re_time else None
+    re_formula = f"~{_name(re_time)}" if re_time else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

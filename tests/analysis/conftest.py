@@ -1,0 +1,66 @@
+"""Reference data sets for the analysis tests and a small seeded longitudinal trial generator.
+
+- Freireich et al. 1963 (Blood 21:699–716): remission times, 6-MP vs placebo (published data).
+- Belenky et al. 2003 sleep deprivation study, as shipped with lme4 (``data/sleepstudy.csv``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+
+SIX_MP = "6 6 6 6+ 7 9+ 10 10+ 11+ 13 16 17+ 19+ 20+ 22 23 25+ 32+ 32+ 34+ 35+"
+PLACEBO = "1 1 2 2 3 4 4 5 5 8 8 8 8 11 11 12 12 15 17 22 23"
+
+
+@pytest.fixture
+def freireich() -> pd.DataFrame:
+    rows = [
+        (arm, float(x.rstrip("+")), 0 if x.endswith("+") else 1)
+        for arm, text in (("6-MP", SIX_MP), ("placebo", PLACEBO))
+        for x in text.split()
+    ]
+    return pd.DataFrame(rows, columns=["arm", "weeks", "relapse"])
+
+
+@pytest.fixture
+def sleepstudy() -> pd.DataFrame:
+    return pd.read_csv(DATA / "sleepstudy.csv")
+
+
+def synthetic_trial(
+    n: int = 200, *, visits: tuple[float, ...] = (0, 3, 6, 12, 18, 24), seed: int = 1,
+    slope_effect: float = 0.4, dropout: float = 0.05,
+) -> pd.DataFrame:
+    """Two-arm trial of a 0–100 functional score: random intercept and slope, monotone dropout.
+
+    Truth: mean 70 at baseline, −0.8 points/month in arm A, −0.8 + ``slope_effect`` in arm B;
+    subject SD 12 (intercept) and 0.5 (slope), residual SD 8.
+    """
+    rng = np.random.default_rng(seed)
+    arm = rng.integers(0, 2, n)
+    b0 = rng.normal(0, 12, n)
+    b1 = rng.normal(0, 0.5, n)
+    t = np.asarray(visits, float)
+    score = (70 + b0[:, None] + (-0.8 + slope_effect * arm + b1)[:, None] * t[None, :]
+             + rng.normal(0, 8, (n, t.size)))
+    # Monotone dropout after baseline: once gone, every later score is missing (MAR-free MCAR).
+    gone = np.cumsum(rng.random((n, t.size)) < dropout, axis=1) > 0
+    gone[:, 0] = False
+    score = np.where(gone, np.nan, np.clip(score, 0, 100))
+    return pd.DataFrame({
+        "subject": np.repeat([f"S{i:05d}" for i in range(n)], t.size),
+        "arm": np.repeat(np.where(arm == 1, "B", "A"), t.size),
+        "month": np.tile(t, n),
+        "score": score.ravel(),
+    })
+
+
+@pytest.fixture
+def trial() -> pd.DataFrame:
+    return synthetic_trial()
