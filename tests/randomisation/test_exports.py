@@ -58,3 +58,15 @@ def test_lists_are_prefix_stable_when_lengthened(kit) -> None:
         assert block_list(longer, stratum)[0][:len(short)] == short
     s = kit.design("simple", list_length=50)
     assert simple_list(replace(s, list_length=500))[:50] == simple_list(s)
+
+
+def test_design_example_in_the_guide_is_valid(kit) -> None:
+    from pathlib import Path
+
+    from workbench.randomisation import Design, commit
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "randomisation.md").read_text(encoding="utf-8")
+    example = guide.split("```json", 1)[1].split("```", 1)[0]
+    d = Design.from_json(example.replace("<64 hex digits from new_seed()>", kit.SEED))
+    assert d.strata()[0] == "site=IGR|stage=I-II" and len(d.strata()) == 6
+    assert commit(d, at=kit.T0).digest
