@@ -128,3 +128,13 @@ def test_strata_cover_chosen_factors_only(kit) -> None:
     assert d.strata() == ["site=IGR", "site=CLB", "site=IPC"]
     assert d.stratum_of({"site": "CLB", "stage": "II"}) == "site=CLB"
     assert kit.design(stratify_by=()).strata() == ["all"]
+
+
+def test_python_built_and_json_read_designs_commit_identically(kit) -> None:
+    from workbench.randomisation import Arm, Factor
+
+    d = Design(study="QOL-01", method="minimisation", arms=[Arm("A"), Arm("B", 2)],  # type: ignore[arg-type]
+               seed=kit.SEED, factors=[Factor("site", ["IGR", "CLB"], 2)],  # type: ignore[arg-type,list-item]
+               p_preferred=1, arm_visible_to=["data_steward"])  # type: ignore[arg-type]
+    again = Design.from_json(d.to_json())
+    assert again == d and commitment_digest(again) == commitment_digest(d)

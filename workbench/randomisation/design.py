@@ -80,6 +80,21 @@ class Design:
     algorithm: str = field(default=ALGORITHM)
 
     def __post_init__(self) -> None:
+        # Normalise types so a design built in Python and the same design read back from JSON
+        # serialise identically (an int weight 2 and a float 2.0 would hash differently).
+        fix = object.__setattr__
+        try:
+            fix(self, "arms", tuple(Arm(str(a.name), a.ratio) for a in self.arms))
+            fix(self, "factors", tuple(Factor(str(f.name), tuple(str(v) for v in f.levels), float(f.weight))
+                                       for f in self.factors))
+            for name in ("block_multiples", "arm_visible_to", "unblind_roles"):
+                fix(self, name, tuple(getattr(self, name)))
+            if self.stratify_by is not None:
+                fix(self, "stratify_by", tuple(self.stratify_by))
+            fix(self, "p_preferred", float(self.p_preferred))
+            fix(self, "total_weight", float(self.total_weight))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValidationError(f"malformed design ({exc})", where="design") from None
         _validate(self)
 
     # -- derived views -----------------------------------------------------------------------
