@@ -86,7 +86,7 @@ def test_docx_paragraphs_and_tables(tmp_path: Path) -> None:
     assert t.text == CANONICAL
     assert t.turns[2].start_ms == 190_000
     (tmp_path / "bad.docx").write_bytes(b"not a zip")
-    with pytest.raises(ValidationError, match="bad.docx: not a readable .docx"):
+    with pytest.raises(ValidationError, match=r"bad\.docx: not a readable \.docx"):
         read_transcript(tmp_path / "bad.docx")
 
 
@@ -149,11 +149,11 @@ def test_csv_turns_and_errors() -> None:
                   "Interviewer,,,And at work?\n")
     assert t.text == CANONICAL
     assert (t.turns[0].start_ms, t.turns[0].end_ms, t.turns[1].end_ms) == (1500, 4000, 9000)
-    with pytest.raises(ValidationError, match="t.csv header: missing column"):
+    with pytest.raises(ValidationError, match=r"t\.csv header: missing column"):
         parse_csv("who,start,end,text\n", "t.csv")
-    with pytest.raises(ValidationError, match="t.csv row 2 column start"):
+    with pytest.raises(ValidationError, match=r"t\.csv row 2 column start"):
         parse_csv("speaker,start,end,text\nA,soon,4,hi\n", "t.csv")
-    with pytest.raises(ValidationError, match="t.csv row 3 column text: empty"):
+    with pytest.raises(ValidationError, match=r"t\.csv row 3 column text: empty"):
         parse_csv("speaker,start,end,text\nA,1,2,hi\nB,3,4,\n", "t.csv")
     with pytest.raises(ValidationError, match="ends"):
         parse_csv("speaker,start,end,text\nA,5,2,hi\n", "t.csv")

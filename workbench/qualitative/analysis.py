@@ -68,8 +68,9 @@ def cooccurrence(segments: Sequence[CodedSegment], transcripts: Mapping[str, Tra
                  *, coder: str | None = None, codes: Sequence[str] | None = None) -> pd.DataFrame:
     """Code × code counts of units carrying both codes; the diagonal counts units per code.
 
-    With transcripts the units are speaker turns; without, two codings co-occur when their
-    spans overlap in the same source (one count per overlapping pair of codings).
+    With transcripts the units are speaker turns; without, the units are codings: two codings
+    of different codes co-occur when their spans overlap in the same source (one count per
+    overlapping pair), and the diagonal counts codings per code.
     """
     segs = [s for s in segments if coder is None or s.coder == coder]
     code_list = list(codes) if codes is not None else sorted({s.code for s in segs})
@@ -88,8 +89,11 @@ def cooccurrence(segments: Sequence[CodedSegment], transcripts: Mapping[str, Tra
             starts, ends = g["start"].to_numpy(), g["end"].to_numpy()
             idx = g["code"].map(pos).to_numpy()
             overlap = (starts[:, None] < ends[None, :]) & (starts[None, :] < ends[:, None])
-            i, j = np.nonzero(overlap)
-            np.add.at(matrix, (idx[i], idx[j]), 1)
+            i, j = np.nonzero(np.triu(overlap, k=1))
+            other = idx[i] != idx[j]
+            np.add.at(matrix, (idx[i][other], idx[j][other]), 1)
+            np.add.at(matrix, (idx[j][other], idx[i][other]), 1)
+            np.add.at(matrix, (idx, idx), 1)
     return pd.DataFrame(matrix, index=pd.Index(code_list, name="code"),
                         columns=pd.Index(code_list, name="code"))
 

@@ -127,7 +127,7 @@ def propose_replacements(transcript: Transcript, names: Iterable[str] = ()) -> l
             continue
         first = min(hits) if hits else -1
         counted.append((first, name, origin, len(hits)))
-    counted.sort(key=lambda item: (item[0], item[1]))
+    counted.sort(key=lambda item: (item[0], -len(item[1]), item[1]))
     return [Replacement(name, PLACEHOLDER.format(n=i), origin, n)
             for i, (_, name, origin, n) in enumerate(counted, start=1)]
 

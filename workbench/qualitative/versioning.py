@@ -46,14 +46,17 @@ def _offset_mapper(old: str, new: str):  # type: ignore[no-untyped-def]
 
     def mapped(offset: int) -> int:
         line = bisect.bisect_right(old_starts, offset) - 1
-        for tag, i1, i2, j1, _j2 in blocks:
+        for tag, i1, i2, j1, j2 in blocks:
             if i1 <= line < i2 or (i1 == i2 == line):
                 if tag == "equal":
                     j = j1 + (line - i1)
                     column = offset - old_starts[line]
                     return (new_starts[j] if j < len(new_starts) else len(new)) + column
-                anchor = new_starts[j1] if j1 < len(new_starts) else len(new)
-                return anchor
+                # Changed block: keep the relative position inside it.
+                old_begin = old_starts[i1] if i1 < len(old_starts) else len(old)
+                new_begin = new_starts[j1] if j1 < len(new_starts) else len(new)
+                new_end = new_starts[j2] if j2 < len(new_starts) else len(new)
+                return min(new_begin + (offset - old_begin), max(new_end - 1, new_begin))
         return round(offset * len(new) / max(len(old), 1))
 
     return mapped
@@ -70,16 +73,15 @@ def reattach(segments: Iterable[CodedSegment], old_text: str, new_text: str,
             report.unattached.append((seg, "does not match the old text at its offsets"))
             continue
         target = replace(seg, quote=quote, source=new_source or seg.source)
-        if new_text[seg.start:seg.end] == quote and mapped(seg.start) == seg.start:
-            report.attached.append(target)
-            report.how.append("unchanged")
-            continue
         expected = mapped(seg.start)
         hits = [m.start() for m in re.finditer(re.escape(quote), new_text)]
         if hits:
             start = min(hits, key=lambda h: (abs(h - expected), h))
             report.attached.append(replace(target, start=start, end=start + len(quote)))
-            report.how.append("moved" if len(hits) == 1 else f"moved (nearest of {len(hits)})")
+            if start == seg.start:
+                report.how.append("unchanged")
+            else:
+                report.how.append("moved" if len(hits) == 1 else f"moved (nearest of {len(hits)})")
             continue
         words = quote.split()
         loose = re.compile(r"\s+".join(re.escape(w) for w in words)) if words else None
