@@ -8,6 +8,8 @@ as ``Set``s of codes; memos as ``Note``s referenced from the codes they are abou
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,7 +178,8 @@ def _transcript(name: str, text: str) -> Transcript:
 
 
 def _slug(value: str, taken: set[str]) -> str:
-    base = "".join(ch if ch.isalnum() else "_" for ch in value.lower()).strip("_")[:48] or "code"
+    ascii_only = unicodedata.normalize("NFKD", value.lower()).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "_", ascii_only).strip("_")[:48] or "code"
     slug, n = base, 2
     while slug in taken:
         slug, n = f"{base}_{n}", n + 1

@@ -18,7 +18,14 @@ from lxml import etree
 
 from workbench.errors import ValidationError
 from workbench.qualitative.refi.model import CodeSet, Project, QdaCode
-from workbench.qualitative.refi.xml import _tree_order, guid, parse_project, project_to_xml, schema
+from workbench.qualitative.refi.xml import (
+    _tree_order,
+    guid,
+    parse_project,
+    project_to_xml,
+    schema,
+    schema_message,
+)
 
 __all__ = ["CODEBOOK_NS", "check_references", "read_qdc", "read_qdpx", "write_qdc", "write_qdpx"]
 
@@ -210,8 +217,8 @@ def read_qdc(path: str | Path) -> tuple[list[QdaCode], list[CodeSet]]:
                               where=f"{path.name} line {exc.lineno}") from None
     xsd = schema("Codebook.xsd")
     if not xsd.validate(root):
-        err = xsd.error_log.last_error
-        raise ValidationError(err.message.replace(f"{{{CODEBOOK_NS}}}", ""),
+        err = xsd.error_log[0]
+        raise ValidationError(schema_message(err.message, CODEBOOK_NS),
                               where=f"{path.name} line {err.line}")
     codes: list[QdaCode] = []
 

@@ -8,6 +8,7 @@ built in memory and returned only when everything passed: nothing is ever half-i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,7 +32,8 @@ from workbench.qualitative.refi.model import (
     VariableValue,
 )
 
-__all__ = ["NS", "UNSUPPORTED", "guid", "parse_project", "project_to_xml", "schema"]
+__all__ = ["NS", "UNSUPPORTED", "guid", "parse_project", "project_to_xml", "schema",
+           "schema_message"]
 
 NS = "urn:QDA-XML:project:1.0"
 SCHEMA_LOCATION = "http://schema.qdasoftware.org/versions/Project/v1.0/Project.xsd"
@@ -47,6 +49,21 @@ def _q(tag: str) -> str:
 def schema(name: str = "Project.xsd") -> etree.XMLSchema:
     data = resources.files("workbench.qualitative.refi").joinpath(f"schema/{name}").read_bytes()
     return etree.XMLSchema(etree.fromstring(data))
+
+
+_PATTERN = re.compile(r"\[facet 'pattern'\] The value '(.*?)' is not accepted by the pattern '(.*)'\.?$")
+
+
+def schema_message(message: str, namespace: str) -> str:
+    """lxml's XSD message without namespaces and regular expressions, in plain words."""
+    message = message.replace(f"{{{namespace}}}", "")
+    match = _PATTERN.search(message)
+    if match:
+        hint = (" (expected a GUID such as 5067d381-1dc9-4816-81dd-ae1dbfea2ad7)"
+                if "{12}" in match.group(2) else " (expected a colour such as #1f77b4)"
+                if "A-Fa-f0-9]{6}" in match.group(2) else "")
+        message = message[: match.start()] + f"'{match.group(1)}' is not a valid value{hint}"
+    return message
 
 
 def guid(value: str) -> str:
@@ -281,9 +298,9 @@ def parse_project(data: bytes, read_text: Callable[[str, str], str]) -> Project:
     _check_supported(root)
     xsd = schema()
     if not xsd.validate(root):
-        error = xsd.error_log.last_error
-        message = error.message.replace(f"{{{NS}}}", "")
-        raise ValidationError(message, where=f"project.qde line {error.line}")
+        error = xsd.error_log[0]
+        raise ValidationError(schema_message(error.message, NS),
+                              where=f"project.qde line {error.line}")
     users = tuple(User(guid(u.get("guid")), u.get("name", ""), u.get("id", ""))
                   for users_el in _kids(root, "Users") for u in _kids(users_el, "User"))
     codes: list[QdaCode] = []
