@@ -36,9 +36,13 @@ def test_commit_allocate_verify_round_trip(files, capsys) -> None:
     assert _allocate(files, "P2", "CLB", "--eligible", "--role", "data_steward") == 0
     out = capsys.readouterr().out
     assert "Randomised: A" in out or "Randomised: B" in out
+    assert main(["randomisation", "correct", str(files["design"]), str(files["commitment"]), str(files["log"]),
+                 "P1", "--level", "site=IGR", "--level", "stage=III", "--reason", "stage misread at entry",
+                 "--actor", "dm1"]) == 0
+    assert "arm is unchanged" in capsys.readouterr().out
     assert main(["randomisation", "verify", str(files["design"]), str(files["commitment"]),
                  str(files["log"])]) == 0
-    assert "2 allocations intact" in capsys.readouterr().out
+    assert "3 log records intact" in capsys.readouterr().out
 
 
 def test_refusals_and_tampering_are_one_line_exit_2(files, capsys) -> None:

@@ -1,4 +1,4 @@
-"""`weshare randomisation commit|allocate|verify` on files: the auditor's verifier.
+"""`weshare randomisation commit|allocate|correct|verify` on files: the auditor's verifier.
 
 Works on a design (JSON, holds the secret seed), a commitment (JSON) and an allocation log (JSON
 lines, one record per line, append-only), so a statistician or auditor can check an exported
@@ -101,13 +101,28 @@ def _allocate(args: argparse.Namespace) -> int:
     randomiser = Randomiser(design, commitment, _log(args.log))
     record = randomiser.allocate(args.participant, _parse_levels(args.level), eligible=args.eligible,
                                  actor=args.actor, at=datetime.now(UTC))
+    _append_line(log_path, record)
+    view = view_allocation(design, record, args.role)
+    print(f"allocation {record.seq}: {view.participant} — {view.label()}")
+    return 0
+
+
+def _append_line(log_path: Path, record: AllocationRecord) -> None:
     existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
     if existing and not existing.endswith("\n"):
         existing += "\n"
     line = json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False)
     _write_atomic(log_path, existing + line + "\n")
-    view = view_allocation(design, record, args.role)
-    print(f"allocation {record.seq}: {view.participant} — {view.label()}")
+
+
+def _correct(args: argparse.Namespace) -> int:
+    design, commitment = _design(args.design), _commitment(args.commitment)
+    randomiser = Randomiser(design, commitment, _log(args.log))
+    record = randomiser.correct(args.participant, _parse_levels(args.level), reason=args.reason,
+                                actor=args.actor, at=datetime.now(UTC))
+    _append_line(Path(args.log), record)
+    print(f"record {record.seq}: baseline of {record.participant} corrected (allocation "
+          f"{record.corrects}); the arm is unchanged")
     return 0
 
 
@@ -134,6 +149,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--eligible", action="store_true", help="eligibility and consent are recorded")
     p.add_argument("--actor", required=True)
     p.add_argument("--role", action="append", default=[], help="caller's role(s): decides if the arm is shown")
+    p = add_command(sub, "correct", _correct, "record corrected baseline values (the arm never changes)")
+    p.add_argument("design")
+    p.add_argument("commitment")
+    p.add_argument("log")
+    p.add_argument("participant")
+    p.add_argument("--level", action="append", default=[], help="FACTOR=LEVEL, every factor (repeat)")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--actor", required=True)
     p = add_command(sub, "verify", _verify, "check a log against the design and its commitment")
     p.add_argument("design")
     p.add_argument("commitment")

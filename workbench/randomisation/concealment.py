@@ -14,12 +14,9 @@ from typing import Any
 
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.randomisation.design import Design
-from workbench.randomisation.records import AllocationRecord, utc
+from workbench.randomisation.records import MIN_REASON, AllocationRecord, utc
 
 __all__ = ["AllocationView", "UnblindingRecord", "emergency_unblind", "view_allocation"]
-
-_MIN_REASON = 10  # a reason is a sentence, not "x"
-
 
 @dataclass(frozen=True)
 class AllocationView:
@@ -82,8 +79,8 @@ def emergency_unblind(
         raise PermissionDenied(
             f"emergency unblinding needs one of these roles: {', '.join(design.unblind_roles)}")
     reason = reason.strip()
-    if len(reason) < _MIN_REASON:
-        raise ValidationError(f"give the clinical reason (at least {_MIN_REASON} characters)",
+    if len(reason) < MIN_REASON:
+        raise ValidationError(f"give the clinical reason (at least {MIN_REASON} characters)",
                               where="unblinding reason")
     if record.study != design.study:
         raise ValidationError(f"the allocation belongs to study {record.study}", where="unblinding")

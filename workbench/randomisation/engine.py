@@ -38,8 +38,9 @@ class AllocationState:
         self.lists = allocation_lists(design)
         self.used: dict[str, int] = {}
         self.tally = Tally(len(design.arms))
-        self.participants: dict[str, int] = {}
-        self.count = 0
+        self.participants: dict[str, int] = {}  # pseudonym → seq of their allocation
+        self.current: dict[str, AllocationRecord] = {}  # pseudonym → allocation as last corrected
+        self.count = 0  # records so far (allocations and corrections): the next seq is count + 1
 
     def expected(self, levels: Mapping[str, str]) -> Expected:
         """The allocation the design gives a participant with these levels, as the next one."""
@@ -61,7 +62,12 @@ class AllocationState:
         return Expected(stratum, index + 1, committed[index])
 
     def apply(self, record: AllocationRecord) -> None:
-        self.used[record.stratum] = self.used.get(record.stratum, 0) + 1
-        self.tally.add(record.levels, self.design.arm_names.index(record.arm))
-        self.participants[record.participant] = record.seq
+        arm = self.design.arm_names.index(record.arm)
+        if record.kind == "correction":
+            self.tally.move(self.current[record.participant].levels, record.levels, arm)
+        else:
+            self.used[record.stratum] = self.used.get(record.stratum, 0) + 1
+            self.tally.add(record.levels, arm)
+            self.participants[record.participant] = record.seq
+        self.current[record.participant] = record
         self.count += 1

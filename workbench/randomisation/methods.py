@@ -93,6 +93,13 @@ class Tally:
             row[arm] += 1
         self.totals[arm] += 1
 
+    def move(self, old: Mapping[str, str], new: Mapping[str, str], arm: int) -> None:
+        """A correction: the participant's arm stays, their levels change."""
+        for factor, level in old.items():
+            self.by_level[(factor, level)][arm] -= 1
+        for factor, level in new.items():
+            self.by_level.setdefault((factor, level), [0] * self.n_arms)[arm] += 1
+
 
 def _spread(values: list[int], kind: str) -> int:
     if kind == "range":

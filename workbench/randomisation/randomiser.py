@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from workbench.errors import ConflictError, ValidationError
+from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.randomisation.design import Design
 from workbench.randomisation.engine import AllocationState
-from workbench.randomisation.records import AllocationRecord, Commitment, utc
+from workbench.randomisation.records import MIN_REASON, AllocationRecord, Commitment, utc
 from workbench.randomisation.verify import verify
 
 __all__ = ["Randomiser"]
@@ -73,17 +73,50 @@ class Randomiser:
                 f"participant {participant} was already randomised (allocation {previous.seq} on "
                 f"{previous.at:%Y-%m-%d}); re-randomisation is not allowed")
         levels = self.design.check_baseline(baseline)
-        when = utc(at)
-        floor = self._log[-1].at if self._log else self.commitment.committed_at
-        if when < floor:
-            raise ValidationError("is earlier than the previous allocation or the commitment",
-                                  where="allocation time")
+        when = self._check_time(at)
         expected = self._state.expected(levels)  # may refuse: list exhausted
         record = AllocationRecord(
             seq=self._state.count + 1, study=self.design.study, participant=participant,
             levels=levels, stratum=expected.stratum, position=expected.position, arm=expected.arm,
             at=when, actor=actor, prev_hash=self.head,
         ).sealed()
+        return self._append(record)
+
+    def correct(
+        self, participant: str, baseline: Mapping[str, Any], *, reason: str, actor: str, at: datetime,
+    ) -> AllocationRecord:
+        """Record corrected baseline values for a randomised participant. The arm stays (intention
+        to treat); minimisation counts the corrected levels for later participants."""
+        original = self.allocation_of(participant)
+        if original is None:
+            raise NotFoundError(f"participant {participant} has not been randomised")
+        if not reason.strip() or len(reason.strip()) < MIN_REASON:
+            raise ValidationError(f"give the reason for the correction (at least {MIN_REASON} characters)",
+                                  where="correction reason")
+        if not actor.strip():
+            raise ValidationError("is required", where="actor")
+        levels = self.design.check_baseline(baseline)
+        current = self._state.current[original.participant]
+        if levels == dict(current.levels):
+            raise ConflictError(f"participant {participant}'s baseline values are already these")
+        when = self._check_time(at)
+        record = AllocationRecord(
+            seq=self._state.count + 1, study=self.design.study, participant=original.participant,
+            levels=levels, stratum=current.stratum, position=current.position, arm=current.arm,
+            at=when, actor=actor, prev_hash=self.head, kind="correction", corrects=original.seq,
+            reason=reason.strip(),
+        ).sealed()
+        return self._append(record)
+
+    def _check_time(self, at: datetime) -> datetime:
+        when = utc(at)
+        floor = self._log[-1].at if self._log else self.commitment.committed_at
+        if when < floor:
+            raise ValidationError("is earlier than the previous record or the commitment",
+                                  where="allocation time")
+        return when
+
+    def _append(self, record: AllocationRecord) -> AllocationRecord:
         # Only now, with nothing left that can fail, does the state change.
         self._state.apply(record)
         self._log.append(record)

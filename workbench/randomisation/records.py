@@ -21,7 +21,10 @@ from workbench.errors import ValidationError
 from workbench.randomisation.design import Design, canonical_json
 from workbench.randomisation.methods import allocation_lists
 
-__all__ = ["AllocationRecord", "Commitment", "commit", "commitment_digest", "utc"]
+__all__ = ["KINDS", "MIN_REASON", "AllocationRecord", "Commitment", "commit", "commitment_digest", "utc"]
+
+KINDS = ("allocation", "correction")
+MIN_REASON = 10  # a reason is a sentence, not "x"
 
 
 def utc(moment: datetime) -> datetime:
@@ -76,8 +79,13 @@ def commit(design: Design, *, at: datetime) -> Commitment:
 
 @dataclass(frozen=True)
 class AllocationRecord:
-    """One allocation. ``position`` is the 1-based place in the stratum's list (or ``seq`` for
-    minimisation); ``levels`` are the participant's values for every design factor."""
+    """One entry of the log. ``kind`` is ``allocation`` or ``correction``.
+
+    An allocation's ``position`` is its 1-based place in the stratum's list (``seq`` for
+    minimisation); ``levels`` are the participant's values for every design factor. A correction
+    (baseline values recorded wrongly) repeats the participant's arm, stratum and position, gives
+    the right ``levels``, names the allocation it ``corrects`` and says why: the arm never changes
+    (intention to treat), and minimisation counts the corrected levels from then on."""
 
     seq: int
     study: str
@@ -90,11 +98,15 @@ class AllocationRecord:
     actor: str
     prev_hash: str
     hash: str = ""
+    kind: str = "allocation"
+    corrects: int | None = None
+    reason: str | None = None
 
     def body(self) -> dict[str, Any]:
         return {"seq": self.seq, "study": self.study, "participant": self.participant,
                 "levels": dict(self.levels), "stratum": self.stratum, "position": self.position,
-                "arm": self.arm, "at": _iso(self.at), "actor": self.actor, "prev_hash": self.prev_hash}
+                "arm": self.arm, "at": _iso(self.at), "actor": self.actor, "prev_hash": self.prev_hash,
+                "kind": self.kind, "corrects": self.corrects, "reason": self.reason}
 
     def compute_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.body()).encode("utf-8")).hexdigest()
@@ -118,7 +130,10 @@ class AllocationRecord:
                 levels={str(k): str(v) for k, v in levels.items()}, stratum=str(data["stratum"]),
                 position=int(data["position"]), arm=str(data["arm"]),
                 at=_parse_time(str(data["at"]), where), actor=str(data["actor"]),
-                prev_hash=str(data["prev_hash"]), hash=str(data.get("hash", "")))
+                prev_hash=str(data["prev_hash"]), hash=str(data.get("hash", "")),
+                kind=str(data.get("kind", "allocation")),
+                corrects=None if data.get("corrects") is None else int(data["corrects"]),
+                reason=None if data.get("reason") is None else str(data["reason"]))
         except KeyError as exc:
             raise ValidationError(f"missing field {exc.args[0]}", where=where) from None
         except (TypeError, ValueError) as exc:

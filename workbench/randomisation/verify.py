@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from workbench.errors import WorkbenchError
 from workbench.randomisation.design import Design
 from workbench.randomisation.engine import AllocationState
-from workbench.randomisation.records import AllocationRecord, Commitment, commitment_digest
+from workbench.randomisation.records import (
+    MIN_REASON,
+    AllocationRecord,
+    Commitment,
+    commitment_digest,
+)
 
 __all__ = ["VerificationReport", "verify"]
 
@@ -32,7 +37,7 @@ class VerificationReport:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"randomisation verified: commitment matches the design, {self.records} allocations intact"
+            return f"randomisation verified: commitment matches the design, {self.records} log records intact"
         if self.first_bad == 0:
             return f"randomisation NOT verified: {self.problem}"
         return f"randomisation NOT verified at allocation {self.first_bad}: {self.problem}"
@@ -81,6 +86,13 @@ def _check(
         return "its recorded factors differ from the design's"
     try:
         design.check_baseline(record.levels)
+    except WorkbenchError as exc:
+        return str(exc)
+    if record.kind == "correction":
+        return _check_correction(state, record)
+    if record.kind != "allocation" or record.corrects is not None or record.reason is not None:
+        return f"its kind {record.kind!r} is not a plain allocation"
+    try:
         expected = state.expected(record.levels)
     except WorkbenchError as exc:
         return str(exc)
@@ -93,4 +105,16 @@ def _check(
     if record.arm != expected.arm:
         source = "a replay of the minimisation" if design.method == "minimisation" else "the committed list"
         return f"its arm {record.arm!r} differs from {source} ({expected.arm!r})"
+    return None
+
+
+def _check_correction(state: AllocationState, record: AllocationRecord) -> str | None:
+    original = state.participants.get(record.participant)
+    if original is None or record.corrects != original:
+        return f"it corrects allocation {record.corrects}, which is not {record.participant}'s allocation"
+    before = state.current[record.participant]
+    if (record.arm, record.stratum, record.position) != (before.arm, before.stratum, before.position):
+        return "a correction may change baseline values only, never the arm, stratum or list position"
+    if not record.reason or len(record.reason.strip()) < MIN_REASON:
+        return "a correction must give its reason"
     return None
