@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.randomisation import Randomiser, verify
@@ -84,3 +86,25 @@ def test_forged_corrections_are_caught(kit, change, message) -> None:
     forged = [*r.log[:-1], replace(fix, **change).sealed()]
     report = verify(d, r.commitment, forged)
     assert not report.ok and report.first_bad == 7 and message in str(report), report
+
+_ops = st.lists(st.tuples(st.booleans(), st.integers(0, 50), st.sampled_from(["IGR", "CLB", "IPC"]),
+                          st.sampled_from(["I", "II", "III"])), min_size=1, max_size=30)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=st.sampled_from(["blocks", "minimisation"]), ops=_ops)
+def test_any_mix_of_allocations_and_corrections_verifies_and_replays(kit, method, ops) -> None:
+    d = kit.design(method, ratios=(2, 1))
+    r = kit.run(d, 0)
+    for i, (is_fix, who, site, stage) in enumerate(ops):
+        at = kit.T0 + timedelta(minutes=i + 1)
+        done = [rec.participant for rec in r.log if rec.kind == "allocation"]
+        if is_fix and done:
+            name = done[who % len(done)]
+            current = [rec for rec in r.log if rec.participant == name][-1].levels
+            if dict(current) != {"site": site, "stage": stage}:
+                r.correct(name, {"site": site, "stage": stage}, reason=REASON, actor="dm", at=at)
+        else:
+            r.allocate(f"P{i}", {"site": site, "stage": stage}, eligible=True, actor="inv", at=at)
+    assert verify(d, r.commitment, r.log, head=r.head).ok
+    assert Randomiser(d, r.commitment, r.log).head == r.head
