@@ -23,7 +23,7 @@ from workbench.qualitative.reliability import (
     versus_consensus,
 )
 from workbench.qualitative.transcripts import build_transcript
-from workbench.qualitative.units import turn_units
+from workbench.qualitative.units import character_units, turn_units
 
 ATLAS_1 = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
 ATLAS_2 = [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
@@ -212,3 +212,22 @@ def test_segment_checks_and_frame() -> None:
         CodedSegment("p1", 3, 3, "x", "A")
     assert list(segments_frame(segs).columns)[:5] == ["source", "start", "end", "code", "coder"]
     assert segments_frame([]).empty
+
+
+spans = st.lists(st.tuples(st.integers(0, 59), st.integers(1, 20), st.sampled_from("xy"),
+                           st.sampled_from("ABC"), st.sampled_from(["s1", "s2"])), max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spans)
+def test_character_counts_match_a_per_character_reference(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    texts = {s: build_transcript(s, [("", "w" * 79, None, None)]) for s in ("s1", "s2")}
+    segs = [CodedSegment(src, a, min(a + n, 80), code, coder) for a, n, code, coder, src in rows]
+    cu = character_units(segs, texts, codes=["x", "y"], coders=["A", "B", "C"],
+                         sources=["s1", "s2"])
+    for (s_i, src), (k_i, code) in itertools.product(enumerate(cu.sources), enumerate(cu.codes)):
+        sets = {c: {i for g in segs if (g.source, g.code, g.coder) == (src, code, c)
+                    for i in range(g.start, g.end)} for c in cu.coders}
+        for (a_i, a), (b_i, b) in itertools.product(enumerate(cu.coders), repeat=2):
+            assert cu.both[s_i, k_i, a_i, b_i] == len(sets[a] & sets[b])
+        assert list(cu.coded[s_i, k_i]) == [len(sets[c]) for c in cu.coders]

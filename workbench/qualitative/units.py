@@ -130,6 +130,25 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - reset
 
 
+def _covered(group: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int) -> np.ndarray:
+    """Characters covered by the union of each group's spans, without a loop over spans.
+
+    Groups are shifted into disjoint bands; after sorting, a span adds only what lies beyond
+    the running maximum of the ends before it, so overlaps are counted once.
+    """
+    if len(group) == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    band = int(end.max()) + 1
+    s = group.astype(np.int64) * band + start
+    e = group.astype(np.int64) * band + end
+    order = np.lexsort((s, group))
+    s, e, g = s[order], e[order], group[order]
+    reach = np.maximum.accumulate(e)
+    before = np.concatenate(([np.iinfo(np.int64).min], reach[:-1]))
+    gain = np.maximum(0, e - np.maximum(s, before))
+    return np.bincount(g, weights=gain, minlength=n_groups).astype(np.int64)
+
+
 def character_units(segments: Sequence[CodedSegment], transcripts: Mapping[str, Transcript], *,
                     codes: Sequence[str] | None = None, coders: Sequence[str] | None = None,
                     sources: Sequence[str] | None = None) -> CharacterUnits:
@@ -137,20 +156,17 @@ def character_units(segments: Sequence[CodedSegment], transcripts: Mapping[str, 
         _frame(segments), transcripts, codes, coders, sources)
     n_s, n_k, n_c = len(source_list), len(code_list), len(coder_list)
     length = np.array([len(transcripts[s].text) for s in source_list], dtype=np.int64)
-    coded = np.zeros((n_s, n_k, n_c), dtype=np.int64)
+    s_i = frame["source"].map({s: i for i, s in enumerate(source_list)}).to_numpy(dtype=np.int64)
+    k_i = frame["code"].map({c: i for i, c in enumerate(code_list)}).to_numpy(dtype=np.int64)
+    c_i = frame["coder"].map({c: i for i, c in enumerate(coder_list)}).to_numpy(dtype=np.int64)
+    start, end = frame["start"].to_numpy(dtype=np.int64), frame["end"].to_numpy(dtype=np.int64)
+    cell = s_i * n_k + k_i
+    coded = _covered(cell * n_c + c_i, start, end, n_s * n_k * n_c).reshape(n_s, n_k, n_c)
     both = np.zeros((n_s, n_k, n_c, n_c), dtype=np.int64)
-    code_pos = {c: i for i, c in enumerate(code_list)}
-    coder_pos = {c: i for i, c in enumerate(coder_list)}
-    source_pos = {s: i for i, s in enumerate(source_list)}
-    for source, group in frame.groupby("source", sort=False):
-        s_i = source_pos[source]
-        layer = group["code"].map(code_pos).to_numpy() * n_c + group["coder"].map(coder_pos).to_numpy()
-        diff = np.zeros((n_k * n_c, int(length[s_i]) + 1), dtype=np.int32)
-        np.add.at(diff, (layer, group["start"].to_numpy()), 1)
-        np.add.at(diff, (layer, group["end"].to_numpy()), -1)
-        mask = (np.cumsum(diff[:, :-1], axis=1) > 0).reshape(n_k, n_c, -1)
-        counts = mask.sum(axis=2)
-        coded[s_i] = counts
-        as_float = mask.astype(np.float64)  # exact for any realistic text length
-        both[s_i] = np.rint(as_float @ as_float.transpose(0, 2, 1)).astype(np.int64)
+    for a in range(n_c):
+        both[:, :, a, a] = coded[:, :, a]
+        for b in range(a + 1, n_c):
+            pick = (c_i == a) | (c_i == b)
+            union = _covered(cell[pick], start[pick], end[pick], n_s * n_k).reshape(n_s, n_k)
+            both[:, :, a, b] = both[:, :, b, a] = coded[:, :, a] + coded[:, :, b] - union
     return CharacterUnits(source_list, code_list, coder_list, length, coded, both)
