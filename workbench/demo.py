@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from workbench import accounts, audit
 from workbench.participants.models import Participant
-from workbench.participants.service import issue_access_token
+from workbench.participants.service import FORMS_HOME, issue_access_token
 from workbench.studies import service as studies
 from workbench.studies.models import Study
 
@@ -23,7 +23,6 @@ __all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "FORMS_HOME", "DemoSummary", "seed_
 DEMO_PASSWORD = "Demo-Password-2026!"
 DEMO_STUDY = "DEMO-QOL"
 ACTOR = "demo-seed"
-FORMS_HOME = "/services/forms/voila/render/home.ipynb"
 
 # username, display name, roles
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
@@ -122,7 +121,7 @@ def _seed_participants(session: Session, study: Study, n: int, today: date, seed
 
 
 def seed_demo(session: Session, *, participants: int = 2000, seed: int = 2026,
-              today: date | None = None) -> DemoSummary:
+              today: date | None = None, key: bytes | None = None) -> DemoSummary:
     created = _seed_accounts(session)
     study = _seed_studies(session)
     count = _seed_participants(session, study, participants, today or date.today(), seed)
@@ -131,5 +130,5 @@ def seed_demo(session: Session, *, participants: int = 2000, seed: int = 2026,
         .where(Participant.study_id == study.id, Participant.respondent_type == "patient")
         .order_by(Participant.id).limit(1)
     ).scalar_one()
-    token = issue_access_token(session, first, actor=ACTOR)
+    token = issue_access_token(session, first, actor=ACTOR, key=key)
     return DemoSummary(created, count, first.pseudonym, token)

@@ -31,6 +31,7 @@ class Settings:
     warehouse_url: str = ""
     trusted_party_url: str = ""
     vault_dir: Path = Path()
+    secret_key_file: Path = Path()
     demo: bool = False
     public_url: str = "http://127.0.0.1:8000"
     hub_port: int = 8000
@@ -50,6 +51,8 @@ class Settings:
     def __post_init__(self) -> None:
         home = Path(self.home)
         object.__setattr__(self, "home", home)
+        if str(self.secret_key_file) in ("", "."):
+            object.__setattr__(self, "secret_key_file", home / "secret.key")
         if str(self.vault_dir) in ("", "."):
             # Signed consent PDFs name the participant: they sit with the trusted party's files.
             object.__setattr__(self, "vault_dir", home / "trusted_party" / "consents")

@@ -7,8 +7,10 @@ import argparse
 from sqlalchemy.engine import make_url
 
 from workbench.cli._common import add_command, settings, store_session
-from workbench.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, FORMS_HOME, seed_demo
+from workbench.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from workbench.errors import PermissionDenied
+from workbench.keys import load_or_create_key
+from workbench.participants.service import participant_link
 from workbench.settings import Settings
 
 
@@ -30,7 +32,8 @@ def _demo(args: argparse.Namespace) -> int:
             marker.write_text("# written by `weshare demo`: this embedded instance holds demo data\n"
                               "demo = true\n", encoding="utf-8")
     with store_session(cfg) as session:
-        summary = seed_demo(session, participants=args.participants)
+        summary = seed_demo(session, participants=args.participants,
+                            key=load_or_create_key(cfg.secret_key_file))
     if not args.quiet:
         created = ", ".join(summary.created_accounts) or "none (already seeded)"
         print(f"demo data ready: {summary.participants} participants; accounts created: {created}")
@@ -39,7 +42,7 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"  {username:<18} {', '.join(roles)}")
         print("second-factor code for a staff account: .venv/bin/weshare totp USERNAME"
               "  (add --qr to enrol it in an authenticator app)")
-        url = f"{cfg.public_url.rstrip('/')}{FORMS_HOME}?access={summary.participant_token}"
+        url = participant_link(cfg.public_url, summary.participant_token)
         print(f"participant {summary.participant_pseudonym} personal link: {url}")
     return 0
 

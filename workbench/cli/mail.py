@@ -6,7 +6,9 @@ import argparse
 import time
 
 from workbench.cli._common import add_command, settings, store_session
+from workbench.keys import load_or_create_key
 from workbench.mail import send_pending
+from workbench.participants.reminders import queue_reminders
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -14,6 +16,15 @@ def _send(args: argparse.Namespace) -> int:
     with store_session(cfg) as session:
         sent = send_pending(session, cfg)
     print(f"sent {sent} message(s)")
+    return 0
+
+
+def _remind(args: argparse.Namespace) -> int:
+    cfg = settings()
+    with store_session(cfg) as session:
+        queued = queue_reminders(session, key=load_or_create_key(cfg.secret_key_file),
+                                 public_url=cfg.public_url)
+    print(f"queued {queued} invitation(s) or reminder(s)")
     return 0
 
 
@@ -32,5 +43,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     mail = commands.add_parser("mail", help="the email outbox")
     sub = mail.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
     add_command(sub, "send", _send, "send queued messages once")
+    add_command(sub, "remind", _remind, "queue today's invitations and reminders for due questionnaires")
     p = add_command(sub, "worker", _worker, "send queued messages every few seconds")
     p.add_argument("--interval", type=float, default=10.0)

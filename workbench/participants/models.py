@@ -28,6 +28,7 @@ class Participant(Base):
     # SHA-256 of the personal link token; the token itself is only ever sent to the participant.
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     access_token_expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    access_token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     baseline: Mapped[Any] = mapped_column(JSONText, nullable=False, default=dict)
     # Consent state, kept in step by workbench.consent (signing, new versions, withdrawal).
     reconsent_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,14 +19,18 @@ from workbench.storage.base import utcnow
 from workbench.studies.models import Study
 
 __all__ = [
+    "FORMS_HOME",
     "DueItem",
     "due_items",
     "ensure_can_collect",
     "issue_access_token",
+    "link_token",
     "new_pseudonym",
     "participant_by_token",
+    "participant_link",
 ]
 
+FORMS_HOME = "/services/forms/voila/render/home.ipynb"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -36,11 +42,29 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def participant_link(public_url: str, token: str) -> str:
+    """The personal link a participant opens (query name `access`, which Jupyter does not read)."""
+    return f"{public_url.rstrip('/')}{FORMS_HOME}?access={token}"
+
+
+def link_token(participant: Participant, key: bytes) -> str:
+    """The participant's current link token, derived (not stored): HMAC of id and version."""
+    message = f"participant-link:{participant.id}:{participant.access_token_version}".encode()
+    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode().rstrip("=")
+
+
 def issue_access_token(
-    session: Session, participant: Participant, *, actor: str, days: int = 180
+    session: Session, participant: Participant, *, actor: str, days: int = 180,
+    key: bytes | None = None,
 ) -> str:
-    """A fresh unguessable link token (256 bits); the previous one stops working."""
-    token = secrets.token_urlsafe(32)
+    """A new link token (256 bits); the previous one stops working.
+
+    With the server ``key`` the token can be derived again for reminder emails (``link_token``);
+    without it the token is random and only the participant ever holds it.
+    """
+    participant.access_token_version += 1
+    session.flush()
+    token = link_token(participant, key) if key is not None else secrets.token_urlsafe(32)
     participant.access_token_hash = _token_hash(token)
     participant.access_token_expires = utcnow() + timedelta(days=days)
     audit.record(session, actor=actor, action="participant.link.issue", object_type="participant",

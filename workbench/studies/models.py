@@ -41,6 +41,9 @@ class Study(Base):
     # Contract record: needs, deadlines, publication rules, development days, projects per year.
     contract: Mapped[Any] = mapped_column(JSONText, nullable=False, default=dict)
     tariff: Mapped[Any] = mapped_column(JSONText, nullable=False, default=dict)
+    # Invitation when a window opens, then up to ``count`` reminders every ``every_days`` days.
+    reminders: Mapped[Any] = mapped_column(
+        JSONText, nullable=False, default=lambda: {"count": 2, "every_days": 3})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

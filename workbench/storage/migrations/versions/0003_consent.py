@@ -5,10 +5,10 @@ Revises: 0002
 Create Date: 2026-11-22 13:56:04.122297
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0003'
 down_revision = '0002'

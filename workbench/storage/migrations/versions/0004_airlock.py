@@ -5,10 +5,10 @@ Revises: 0003
 Create Date: 2026-11-22 13:58:37.619359
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0004'
 down_revision = '0003'

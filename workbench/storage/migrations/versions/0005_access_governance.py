@@ -5,10 +5,10 @@ Revises: 0004
 Create Date: 2026-11-22 14:00:06.522446
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0005'
 down_revision = '0004'

@@ -5,10 +5,10 @@ Revises: 0005
 Create Date: 2026-11-22 14:03:46.055290
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0006'
 down_revision = '0005'
