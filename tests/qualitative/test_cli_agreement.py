@@ -133,3 +133,35 @@ def test_qda_check_and_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 0 and "fatigue" in out and "100.000" in out
     code, out, _ = _run(["qda", "agreement", str(archive), "--unit", "character"], capsys)
     assert code == 0 and "(pooled)" in out
+
+
+def test_qda_codebook_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["qda", "codebook", str(tmp_path / "fr.qdc"), "--language", "fr"], capsys)
+    assert code == 0 and "themes" in out
+    code, out, _ = _run(["qda", "check", str(tmp_path / "fr.qdc")], capsys)
+    assert code == 0 and "valid codebook" in out
+    code, out, _ = _run(["qda", "codebook", str(tmp_path / "en.json")], capsys)
+    assert code == 0 and '"fear_of_recurrence"' in (tmp_path / "en.json").read_text(encoding="utf-8")
+    code, out, _ = _run(["qda", "codebook", str(tmp_path / "en.xml")], capsys)
+    assert code == 2 and "write a .qdc or .json file" in out
+
+
+def test_qda_transcript_review_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "p01.vtt"
+    src.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Interviewer>Hello Mrs Lambert.\n\n"
+                   "00:00:03.000 --> 00:00:05.000\n<v Anne Lambert>My son Hugo drives me.\n",
+                   encoding="utf-8")
+    out = tmp_path / "p01.txt"
+    code, printed, _ = _run(["qda", "transcript", str(src), "--out", str(out)], capsys)
+    assert code == 0 and "--replacements" in printed
+    review = tmp_path / "p01.replacements.csv"
+    text = out.read_text(encoding="utf-8")
+    assert "Lambert" not in text and "Hugo" not in text
+    # The reviewer decides "Hugo" may stay and renames the participant's placeholder.
+    rows = [line for line in review.read_text(encoding="utf-8").splitlines() if "Hugo" not in line]
+    review.write_text("\n".join(rows).replace("[NAME-01]", "[P01]") + "\n", encoding="utf-8")
+    code, _, _ = _run(["qda", "transcript", str(src), "--out", str(out),
+                       "--replacements", str(review)], capsys)
+    assert code == 0
+    assert out.read_text(encoding="utf-8") == ("Interviewer: Hello Mrs [P01].\n"
+                                                "[P01]: My son Hugo drives me.\n")

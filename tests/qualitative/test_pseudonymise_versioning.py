@@ -34,6 +34,9 @@ def test_proposal_finds_speakers_titles_and_capitalised_names() -> None:
     assert found["Jean-Pierre"] == "capitalised"
     assert found["Claire"] == "capitalised"
     assert found["Rennes"] == "supplied"
+    placeholders = {r.name: r.placeholder for r in propose_replacements(t)}
+    assert placeholders["Marie"] == placeholders["Dupont"] == placeholders["Marie Dupont"]
+    assert len({placeholders[n] for n in ("Marie Dupont", "Martin", "Jean-Pierre", "Claire")}) == 4
     # Roles, study codes, sentence openers, weekdays and oncology words are not names.
     for word in ("Enquêteur", "P01", "Bonjour", "Lundi", "Monday", "Mon", "Le", "Ça", "Dr Martin"):
         assert word not in found

@@ -93,25 +93,37 @@ def _candidates(transcript: Transcript, names: Iterable[str]) -> list[tuple[str,
         for match in _TITLED.finditer(turn.text):
             found.append((match.group(1), "title"))
         for match in _CAP_RUN.finditer(turn.text):
-            run = match.group(1)
-            words = run.split(" ")
             at_start = bool(_SENTENCE_START.search(turn.text[: match.start()]))
-            while words and words[0].lower() in STOP_WORDS:
-                words, at_start = words[1:], False
-            while words and words[-1].lower() in STOP_WORDS:
-                words = words[:-1]
-            if not words or (at_start and len(words) == 1):
-                continue  # a lone capitalised word opening a sentence is too weak a signal
-            found.append((" ".join(words), "capitalised"))
+            # Stop words (greetings, titles, sentence openers) split a run into candidates.
+            for index, part in enumerate(_split_on_stop_words(match.group(1).split(" "))):
+                if part is None:
+                    at_start = False
+                    continue
+                if at_start and index == 0 and len(part) == 1:
+                    continue  # a lone capitalised word opening a sentence is too weak a signal
+                found.append((" ".join(part), "capitalised"))
     return found
+
+
+def _split_on_stop_words(words: list[str]) -> list[list[str] | None]:
+    """["Hello", "Mrs", "Anne", "Lambert"] → [None, None, ["Anne", "Lambert"]] (None = stop)."""
+    out: list[list[str] | None] = []
+    for word in words:
+        if word.lower() in STOP_WORDS:
+            out.append(None)
+        elif out and out[-1] is not None:
+            out[-1].append(word)
+        else:
+            out.append([word])
+    return out
 
 
 def propose_replacements(transcript: Transcript, names: Iterable[str] = ()) -> list[Replacement]:
     """Names found in speakers, in ``names`` and by the heuristics, with numbered placeholders.
 
-    Entries are ordered by first appearance in the canonical text; a name already covered by a
-    longer one from the same person (e.g. "Dupont" inside "Marie Dupont") gets its own entry so
-    the reviewer can decide whether it is the same placeholder.
+    Entries are ordered by first appearance in the canonical text. A name that is part of a
+    longer one (e.g. "Dupont" inside "Marie Dupont") gets its own entry with the longer name's
+    placeholder, so the reviewer sees it and can decide otherwise.
     """
     seen: dict[str, str] = {}
     for name, origin in _candidates(transcript, names):
@@ -128,8 +140,22 @@ def propose_replacements(transcript: Transcript, names: Iterable[str] = ()) -> l
         first = min(hits) if hits else -1
         counted.append((first, name, origin, len(hits)))
     counted.sort(key=lambda item: (item[0], -len(item[1]), item[1]))
-    return [Replacement(name, PLACEHOLDER.format(n=i), origin, n)
-            for i, (_, name, origin, n) in enumerate(counted, start=1)]
+    # A name that is part of a longer candidate ("Lambert" in "Anne Lambert") shares its
+    # placeholder by default; the reviewer can split them.
+    full = [name for _, name, _, _ in counted
+            if not any(_is_part(name, other) for _, other, _, _ in counted)]
+    number = {name: i for i, name in enumerate(sorted(full, key=[c[1] for c in counted].index),
+                                               start=1)}
+    entries = []
+    for _, name, origin, n in counted:
+        owner = name if name in number else next(f for f in full if _is_part(name, f))
+        entries.append(Replacement(name, PLACEHOLDER.format(n=number[owner]), origin, n))
+    return entries
+
+
+def _is_part(name: str, other: str) -> bool:
+    words, others = name.casefold().split(), other.casefold().split()
+    return len(words) < len(others) and all(w in others for w in words)
 
 
 def _check(entries: Sequence[Replacement]) -> None:
