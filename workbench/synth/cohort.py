@@ -95,32 +95,56 @@ def generate_cohort(n: int, *, seed: int = 0, spec: CohortSpec | None = None,
 
 def _chunks(n: int, seed: int, spec: CohortSpec, chunk_size: int) -> Iterator[CohortChunk]:
     cal = calibrate(spec.qlq_c30_reference, spec.phq9_reference, spec.gad7_reference)
-    cached: tuple[int, dict[str, pd.DataFrame]] | None = None
+    cached: tuple[int, dict[str, Columns]] | None = None
     for lo in range(1, n + 1, chunk_size):
         hi = min(lo + chunk_size - 1, n)
-        parts: dict[str, list[pd.DataFrame]] = {}
+        parts: dict[str, list[Columns]] = {}
         for block in range((lo - 1) // BLOCK_SIZE, (hi - 1) // BLOCK_SIZE + 1):
             if cached is None or cached[0] != block:
-                cached = (block, _block_frames(spec, cal, seed, block))
-            for name, frame in cached[1].items():
-                parts.setdefault(name, []).append(_rows_between(frame, lo, hi))
-        frames = {name: _concat(pieces) for name, pieces in parts.items()}
-        yield CohortChunk(**frames)
+                cached = (block, _block_tables(spec, cal, seed, block))
+            for name, table in cached[1].items():
+                parts.setdefault(name, []).append(_rows_between(table, lo, hi))
+        yield CohortChunk(**{name: _frame(pieces) for name, pieces in parts.items()})
 
 
-def _rows_between(frame: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
-    ids = frame["participant_id"].to_numpy()
+@dataclass(frozen=True)
+class _Coded:
+    """A categorical column kept as integer codes until the chunk's frame is built."""
+
+    codes: np.ndarray
+    categories: tuple[str, ...]
+
+
+# Blocks are kept as plain arrays: slicing and concatenating them is far cheaper than pandas.
+Columns = dict[str, "np.ndarray | _Coded"]
+
+
+def _rows_between(table: Columns, lo: int, hi: int) -> Columns:
+    ids = table["participant_id"]
+    assert isinstance(ids, np.ndarray)
     a, b = np.searchsorted(ids, lo, "left"), np.searchsorted(ids, hi, "right")
-    return frame if a == 0 and b == len(ids) else frame.iloc[a:b]
+    if a == 0 and b == len(ids):
+        return table
+    return {name: _Coded(col.codes[a:b], col.categories) if isinstance(col, _Coded) else col[a:b]
+            for name, col in table.items()}
 
 
-def _concat(pieces: list[pd.DataFrame]) -> pd.DataFrame:
-    frame = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
-    return frame.reset_index(drop=True)
+def _frame(pieces: list[Columns]) -> pd.DataFrame:
+    """One frame from block slices. Columns are fresh copies (never views of a cached block, so
+    a caller editing a chunk cannot alter the next one) and are not consolidated by pandas."""
+    data: dict[str, object] = {}
+    for name, first in pieces[0].items():
+        if isinstance(first, _Coded):
+            codes = np.concatenate([p[name].codes for p in pieces])  # type: ignore[union-attr]
+            data[name] = pd.Categorical.from_codes(codes, categories=first.categories)
+        else:
+            data[name] = np.concatenate([p[name] for p in pieces])
+    return pd.DataFrame(data, copy=False)
 
 
-def _cat(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int16), categories=categories)
+def _cat(codes: np.ndarray, categories: tuple[str, ...]) -> _Coded:
+    return _Coded(np.asarray(codes, dtype=np.int8 if len(categories) < 127 else np.int16),
+                  categories)
 
 
 def _dates(base: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -130,26 +154,26 @@ def _dates(base: np.ndarray, days: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(days), np.datetime64("NaT", "D"), out)
 
 
-def _block_frames(spec: CohortSpec, cal: Calibration, seed: int,
-                  block: int) -> dict[str, pd.DataFrame]:
+def _block_tables(spec: CohortSpec, cal: Calibration, seed: int,
+                  block: int) -> dict[str, Columns]:
     people = participant_block(spec, seed, block)
     follow = follow_up(spec, cal, people, rng_for(seed, block, STREAM_FOLLOW_UP))
-    frames = {
+    tables = {
         "participants": _participants(spec, people, follow),
         "treatments": _treatments(people, follow),
         "assessments": _assessments(spec, people, follow),
         "answers": _answers(spec, people, follow),
     }
     if spec.include_truth:
-        frames["truth"] = _truth(spec, cal, people, follow)
-    return frames
+        tables["truth"] = _truth(spec, cal, people, follow)
+    return tables
 
 
-def _participants(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataFrame:
+def _participants(spec: CohortSpec, people: People, follow: FollowUp) -> Columns:
     ids = people.ids
-    return pd.DataFrame({
+    return {
         "participant_id": ids,
-        "participant_key": participant_keys(ids),
+        "participant_key": np.array(participant_keys(ids), dtype=object),
         "centre": _cat(people.centre, spec.centre_codes),
         "arm": _cat(people.arm, spec.arm_names),
         "respondent_type": _cat(people.proxy.astype(np.int8), ("patient", "proxy")),
@@ -163,10 +187,10 @@ def _participants(spec: CohortSpec, people: People, follow: FollowUp) -> pd.Data
         "inclusion_date": people.inclusion,
         "dropout_date": _dates(people.inclusion, follow.dropout_day),
         "death_date": _dates(people.inclusion, follow.death_day),
-    })
+    }
 
 
-def _treatments(people: People, follow: FollowUp) -> pd.DataFrame:
+def _treatments(people: People, follow: FollowUp) -> Columns:
     start, end = people.treatment_start, people.treatment_end
     death = follow.death_day[:, None]
     with np.errstate(invalid="ignore"):
@@ -174,15 +198,15 @@ def _treatments(people: People, follow: FollowUp) -> pd.DataFrame:
         end = np.where(end > death, death, end)
     rows, cols = np.nonzero(keep)
     base = people.inclusion[rows]
-    return pd.DataFrame({
+    return {
         "participant_id": people.ids[rows],
         "treatment": _cat(cols, TREATMENTS),
         "start_date": _dates(base, start[rows, cols]),
         "end_date": _dates(base, end[rows, cols]),
-    })
+    }
 
 
-def _assessments(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataFrame:
+def _assessments(spec: CohortSpec, people: People, follow: FollowUp) -> Columns:
     n, k = follow.status.shape
     sched = np.array([tp.day for tp in spec.schedule], dtype=np.int64)
     before = np.array([tp.window_before for tp in spec.schedule], dtype=np.int64)
@@ -192,7 +216,7 @@ def _assessments(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataF
     visit = np.where(status == 0, follow.visit_day.ravel(), np.nan)
     ids = np.repeat(people.ids, k)
     tp = np.tile(np.arange(k), n)
-    return pd.DataFrame({
+    return {
         "assessment_id": ids * _TP_FACTOR + tp,
         "participant_id": ids,
         "timepoint": _cat(tp, tuple(t.code for t in spec.schedule)),
@@ -202,10 +226,10 @@ def _assessments(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataF
         "window_end": base + np.tile(sched + after, n).astype("timedelta64[D]"),
         "visit_date": _dates(base, visit),
         "status": _cat(status, STATUSES),
-    })
+    }
 
 
-def _answers(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataFrame:
+def _answers(spec: CohortSpec, people: People, follow: FollowUp) -> Columns:
     done_rows, done_tp = np.nonzero(follow.status == 0)
     assessment = people.ids[done_rows] * _TP_FACTOR + done_tp
     values = np.concatenate([follow.qlq, follow.phq9, follow.gad7], axis=1)
@@ -216,7 +240,7 @@ def _answers(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataFrame
                            list(INSTRUMENTS.values()))
     item = np.concatenate([np.arange(1, m + 1) for m in INSTRUMENTS.values()]).astype(np.int8)
     mask = answered.ravel()
-    return pd.DataFrame({
+    return {
         "assessment_id": np.repeat(assessment, width)[mask],
         "participant_id": np.repeat(people.ids[done_rows], width)[mask],
         "timepoint": _cat(np.repeat(done_tp, width)[mask],
@@ -224,21 +248,21 @@ def _answers(spec: CohortSpec, people: People, follow: FollowUp) -> pd.DataFrame
         "instrument": _cat(np.tile(instrument, done_rows.size)[mask], tuple(INSTRUMENTS)),
         "item": np.tile(item, done_rows.size)[mask],
         "value": values.ravel()[mask],
-    })
+    }
 
 
-def _truth(spec: CohortSpec, cal: Calibration, people: People, follow: FollowUp) -> pd.DataFrame:
+def _truth(spec: CohortSpec, cal: Calibration, people: People, follow: FollowUp) -> Columns:
     n, k = follow.status.shape
     scores = np.clip(true_scores(follow.true_y.reshape(n * k, -1), cal), 0, 100)
     scores[follow.status.ravel() == 3] = np.nan  # the dead have no quality of life to measure
     tp = np.tile(np.arange(k), n)
     ids = np.repeat(people.ids, k)
-    frame = pd.DataFrame({
+    table: Columns = {
         "assessment_id": ids * _TP_FACTOR + tp,
         "participant_id": ids,
         "timepoint": _cat(tp, tuple(t.code for t in spec.schedule)),
-    })
+    }
     for index, scale in enumerate(SCALE_ORDER):
-        frame[scale] = scores[:, index].astype(np.float32)
-    return frame
+        table[scale] = scores[:, index].astype(np.float32)
+    return table
 
