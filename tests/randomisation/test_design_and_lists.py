@@ -138,3 +138,13 @@ def test_python_built_and_json_read_designs_commit_identically(kit) -> None:
                p_preferred=1, arm_visible_to=["data_steward"])  # type: ignore[arg-type]
     again = Design.from_json(d.to_json())
     assert again == d and commitment_digest(again) == commitment_digest(d)
+
+
+def test_non_ascii_strata_follow_the_documented_scheme(kit) -> None:
+    from workbench.randomisation import Factor
+
+    d = kit.design(factors=(Factor("âge", ("<65", "≥65")),), ratios=(1, 1))
+    assert d.strata() == ["âge=<65", "âge=≥65"]
+    lists = allocation_lists(d)
+    assert lists is not None
+    assert lists["âge=≥65"] == _independent_block_list(d.seed, "âge=≥65", {"A": 1, "B": 1}, [1, 2], 40)

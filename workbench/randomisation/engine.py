@@ -33,9 +33,9 @@ class Expected:
 class AllocationState:
     """What has been allocated so far, enough to compute the next allocation."""
 
-    def __init__(self, design: Design) -> None:
+    def __init__(self, design: Design, lists: dict[str, list[str]] | None = None) -> None:
         self.design = design
-        self.lists = allocation_lists(design)
+        self.lists = lists if lists is not None else allocation_lists(design)
         self.used: dict[str, int] = {}
         self.tally = Tally(len(design.arms))
         self.participants: dict[str, int] = {}  # pseudonym → seq of their allocation

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from workbench.randomisation.design import Design
-from workbench.randomisation.streams import draw_int, draw_unit, seed_key
+from workbench.randomisation.streams import (
+    draw_int_message,
+    draw_unit,
+    label_prefix,
+    seed_key,
+)
 
 __all__ = [
     "Tally",
@@ -40,7 +45,8 @@ def _expanded(design: Design) -> list[int]:
 
 def simple_list(design: Design) -> list[str]:
     key, expanded, names = seed_key(design.seed), _expanded(design), design.arm_names
-    return [names[expanded[draw_int(key, ["simple", pos], len(expanded))]]
+    prefix, bound = label_prefix(["simple"]), len(expanded)
+    return [names[expanded[draw_int_message(key, f"{prefix}{pos}]", bound)]]
             for pos in range(design.list_length)]
 
 
@@ -50,12 +56,16 @@ def block_list(design: Design, stratum: str) -> tuple[list[str], list[int]]:
     arms: list[str] = []
     sizes: list[int] = []
     block = 0
+    # Labels are ["blocks", stratum, block, "size"] and ["blocks", stratum, block, "swap", i];
+    # built from one serialised prefix per stratum (byte-identical to canonical_json, tested).
+    head = label_prefix(["blocks", stratum])
     while len(arms) < design.list_length:
         multiple = design.block_multiples[
-            draw_int(key, ["blocks", stratum, block, "size"], len(design.block_multiples))]
+            draw_int_message(key, f'{head}{block},"size"]', len(design.block_multiples))]
         content = [i for i, arm in enumerate(design.arms) for _ in range(arm.ratio * multiple)]
+        prefix = f'{head}{block},"swap",'
         for i in range(len(content) - 1, 0, -1):
-            j = draw_int(key, ["blocks", stratum, block, "swap", i], i + 1)
+            j = draw_int_message(key, f"{prefix}{i}]", i + 1)
             content[i], content[j] = content[j], content[i]
         arms.extend(names[i] for i in content)
         sizes.append(len(content))

@@ -14,9 +14,8 @@ from typing import Any
 
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.randomisation.design import Design
-from workbench.randomisation.engine import AllocationState
 from workbench.randomisation.records import MIN_REASON, AllocationRecord, Commitment, utc
-from workbench.randomisation.verify import verify
+from workbench.randomisation.verify import replay
 
 __all__ = ["Randomiser"]
 
@@ -30,14 +29,12 @@ class Randomiser:
         self, design: Design, commitment: Commitment, log: Sequence[AllocationRecord] = (),
         *, head: str | None = None,
     ) -> None:
-        report = verify(design, commitment, log, head=head)
+        report, state = replay(design, commitment, log, head=head)
         if not report.ok:
             raise ConflictError(f"{report}; randomisation is suspended until this is resolved")
         self.design = design
         self.commitment = commitment
-        self._state = AllocationState(design)
-        for record in log:
-            self._state.apply(record)
+        self._state = state
         self._log: list[AllocationRecord] = list(log)
 
     @property

@@ -44,8 +44,11 @@ def _parse_time(text: str, where: str) -> datetime:
         raise ValidationError(f"not an ISO 8601 time: {text!r}", where=where) from None
 
 
-def commitment_digest(design: Design) -> str:
-    body = {"algorithm": design.algorithm, "design": design.to_dict(), "lists": allocation_lists(design)}
+def commitment_digest(design: Design, lists: Mapping[str, list[str]] | None = None) -> str:
+    """SHA-256 of the committed body; pass ``lists`` when already generated for this design."""
+    if lists is None:
+        lists = allocation_lists(design)
+    body = {"algorithm": design.algorithm, "design": design.to_dict(), "lists": lists}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 

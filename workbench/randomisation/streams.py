@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from workbench.randomisation.design import canonical_json
 
-__all__ = ["UNIT_BITS", "draw_int", "draw_unit", "seed_key"]
+__all__ = ["UNIT_BITS", "draw_int", "draw_int_message", "draw_unit", "label_prefix", "seed_key"]
 
 UNIT_BITS = 53  # a unit draw has the resolution of a double, but is an exact fraction
 
@@ -40,6 +40,18 @@ def draw_int(key: bytes, label: Sequence[object], bound: int) -> int:
     if bound < 1:
         raise ValueError("bound must be ≥ 1")
     return _digest_int(key, label) % bound
+
+
+def label_prefix(label: Sequence[object]) -> str:
+    """Canonical JSON of ``label`` without its closing bracket, ready for one more integer:
+    ``label_prefix(["simple"]) + "7]"`` is exactly the canonical JSON of ``["simple", 7]``.
+    Hot loops use it to avoid re-serialising the constant part of every label."""
+    return canonical_json(list(label))[:-1] + ("," if label else "")
+
+
+def draw_int_message(key: bytes, message: str, bound: int) -> int:
+    """``draw_int`` for a label already serialised as canonical JSON."""
+    return int.from_bytes(hmac.digest(key, message.encode("utf-8"), "sha256"), "big") % bound
 
 
 def draw_unit(key: bytes, label: Sequence[object]) -> Fraction:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from workbench.errors import WorkbenchError
 from workbench.randomisation.design import Design
 from workbench.randomisation.engine import AllocationState
+from workbench.randomisation.methods import allocation_lists
 from workbench.randomisation.records import (
     MIN_REASON,
     AllocationRecord,
@@ -22,7 +23,7 @@ from workbench.randomisation.records import (
     commitment_digest,
 )
 
-__all__ = ["VerificationReport", "verify"]
+__all__ = ["VerificationReport", "replay", "verify"]
 
 
 @dataclass(frozen=True)
@@ -47,25 +48,33 @@ def verify(
     design: Design, commitment: Commitment, log: Sequence[AllocationRecord], *, head: str | None = None,
 ) -> VerificationReport:
     """Recompute the commitment and replay the log; report the first discrepancy."""
+    return replay(design, commitment, log, head=head)[0]
+
+
+def replay(
+    design: Design, commitment: Commitment, log: Sequence[AllocationRecord], *, head: str | None = None,
+) -> tuple[VerificationReport, AllocationState]:
+    """``verify``, also returning the state after the last good record (lists generated once)."""
+    lists = allocation_lists(design)
+    state = AllocationState(design, lists)
     if commitment.study != design.study or commitment.algorithm != design.algorithm:
-        return VerificationReport(0, 0, "the commitment is for another study or algorithm version")
-    if commitment_digest(design) != commitment.digest:
+        return VerificationReport(0, 0, "the commitment is for another study or algorithm version"), state
+    if commitment_digest(design, lists) != commitment.digest:
         return VerificationReport(
-            0, 0, "the design (parameters, seed or list) does not match the published commitment")
-    state = AllocationState(design)
+            0, 0, "the design (parameters, seed or list) does not match the published commitment"), state
     prev_hash, prev_time = commitment.digest, commitment.committed_at
     for index, record in enumerate(log):
         seq = index + 1
         problem = _check(design, state, record, seq, prev_hash, prev_time)
         if problem:
-            return VerificationReport(index, seq, problem)
+            return VerificationReport(index, seq, problem), state
         state.apply(record)
         prev_hash, prev_time = record.hash, record.at
     if head is not None and head != prev_hash:
         return VerificationReport(len(log), len(log) + 1,
                                   f"the log ends at allocation {len(log)} but the recorded head differs "
-                                  "(newest allocations deleted or replaced)")
-    return VerificationReport(len(log))
+                                  "(newest allocations deleted or replaced)"), state
+    return VerificationReport(len(log)), state
 
 
 def _check(
