@@ -1,0 +1,120 @@
+"""Pseudonym domains and the batch SQL shared by the trusted party's operations.
+
+A domain is a context where one person has one pseudonym: each study (``study:CODE``), the
+warehouse (``warehouse``) and each approved project (``project:ID``). Each has its own random
+key, so pseudonyms of the same person in two domains cannot be linked without this store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workbench.errors import ConflictError, NotFoundError, ValidationError
+from workbench.trusted_party.schema import domains, persons, pseudonyms
+
+__all__ = [
+    "ALLOWED_TRANSLATIONS",
+    "CHUNK",
+    "Domain",
+    "chunks",
+    "domain_kind",
+    "domain_row",
+    "existing_people",
+    "lookup_codes",
+    "store_codes",
+]
+
+CHUNK = 5000
+_NAME = re.compile(r"^(study:[A-Za-z0-9_.-]{1,60}|warehouse|project:[A-Za-z0-9_.-]{1,60})$")
+# Pseudonyms move one way only: a study deposits into the warehouse, the warehouse feeds an
+# approved project. The reverse would let a project re-link its data to a study or to care.
+ALLOWED_TRANSLATIONS = frozenset({("study", "warehouse"), ("warehouse", "project")})
+
+
+def domain_kind(name: str) -> str:
+    """``study``, ``warehouse`` or ``project``; a ValidationError for any other name."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValidationError(
+            "a domain is 'study:CODE', 'warehouse' or 'project:ID' (letters, digits, . _ -)",
+            where=f"domain {name!r}",
+        )
+    return name.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Domain:
+    id: int
+    name: str
+    kind: str
+    key: bytes
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def lookup_codes(session: Session, domain_id: int, codes: Iterable[str]) -> dict[str, Row[Any]]:
+    """Stored pseudonyms of a domain → (person_id, uid, opposed_warehouse), in chunks."""
+    wanted = sorted(set(codes))
+    found: dict[str, Row[Any]] = {}
+    for part in chunks(wanted):
+        rows = session.execute(
+            select(pseudonyms.c.pseudonym, persons.c.id, persons.c.uid, persons.c.opposed_warehouse)
+            .join(persons, persons.c.id == pseudonyms.c.person_id)
+            .where(pseudonyms.c.domain_id == domain_id, pseudonyms.c.pseudonym.in_(part))
+        ).all()
+        found.update((row[0], row) for row in rows)
+    return found
+
+
+def existing_people(session: Session, domain_id: int, person_ids: Sequence[int]) -> set[int]:
+    have: set[int] = set()
+    for part in chunks(sorted(set(person_ids))):
+        have.update(session.execute(
+            select(pseudonyms.c.person_id).where(
+                pseudonyms.c.domain_id == domain_id, pseudonyms.c.person_id.in_(part))
+        ).scalars())
+    return have
+
+
+def store_codes(session: Session, domain: Domain, pairs: Sequence[tuple[int, str]]) -> int:
+    """Record issued pseudonyms (idempotent per person); refuse a collision between two people."""
+    if not pairs:
+        return 0
+    have = existing_people(session, domain.id, [p for p, _ in pairs])
+    rows = [{"domain_id": domain.id, "person_id": p, "pseudonym": c}
+            for p, c in dict(pairs).items() if p not in have]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(pseudonyms).on_conflict_do_nothing(index_elements=["domain_id", "person_id"])
+    try:
+        with session.begin_nested():
+            for part in chunks(rows, 20_000):
+                session.execute(stmt, list(part))
+    except IntegrityError:
+        raise ConflictError(
+            f"two people received the same pseudonym in {domain.name}: nothing was issued; "
+            "report this to the trusted-party operator (the domain key must be replaced)"
+        ) from None
+    return len(rows)
+
+
+def domain_row(session: Session, name: str) -> Row[Any]:
+    row = session.execute(select(domains).where(domains.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no pseudonym domain {name!r} at the trusted party")
+    if row.wrapped_key is None:
+        raise ConflictError(f"the domain {name!r} was closed and its key destroyed")
+    return row
