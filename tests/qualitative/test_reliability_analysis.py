@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from workbench.errors import ValidationError
 from workbench.qualitative.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from workbench.qualitative.analysis import code_frequencies, cooccurrence, quotes
-from workbench.qualitative.coding import CONSENSUS, CodedSegment, check_segments, segments_frame
+from workbench.qualitative.coding import (
+    CONSENSUS,
+    CodedSegment,
+    check_segments,
+    segments_frame,
+    segments_from_frame,
+)
 from workbench.qualitative.reliability import (
     POOLED,
     character_agreement,
@@ -212,6 +218,12 @@ def test_segment_checks_and_frame() -> None:
         CodedSegment("p1", 3, 3, "x", "A")
     assert list(segments_frame(segs).columns)[:5] == ["source", "start", "end", "code", "coder"]
     assert segments_frame([]).empty
+    frame = segments_frame(segs)
+    assert segments_from_frame(frame) == segs
+    with pytest.raises(ValidationError, match="codings row 1"):
+        segments_from_frame(frame.assign(start="x"))
+    with pytest.raises(ValidationError, match="missing column"):
+        segments_from_frame(frame.drop(columns="coder"))
 
 
 spans = st.lists(st.tuples(st.integers(0, 59), st.integers(1, 20), st.sampled_from("xy"),

@@ -7,7 +7,7 @@ and from codebooks, transcripts and coded segments. GUIDs are stored lower-case,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -144,4 +144,3 @@ class Project:
     sets: tuple[CodeSet, ...] = ()
     description: str = ""
     project_notes: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
