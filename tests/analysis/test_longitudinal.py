@@ -127,3 +127,36 @@ def test_models_that_cannot_be_fitted(sleepstudy: pd.DataFrame) -> None:
         fit_mixed_model(single_arm, growth_formula("Reaction", "Days", arm="arm"), subject="Subject")
     with pytest.raises(ValidationError, match="plain names"):
         growth_formula("QL2 score", "Days")
+
+
+@pytest.mark.parametrize(("reml", "se_days", "loglik"), [(True, 1.546, -871.814), (False, 1.502, -875.970)])
+def test_fast_engine_matches_lme4(sleepstudy: pd.DataFrame, reml: bool, se_days: float,
+                                  loglik: float) -> None:
+    fit = fit_mixed_model(sleepstudy, "Reaction ~ Days", subject="Subject", slope="Days",
+                          reml=reml, engine="fast")
+    assert _fixed(fit).loc["Days", "estimate"] == pytest.approx(10.467, abs=1e-3)
+    assert _fixed(fit).loc["Days", "se"] == pytest.approx(se_days, abs=1e-3)
+    assert fit.log_likelihood == pytest.approx(loglik, abs=1e-3)
+    if reml:
+        assert _variance(fit)["subject: intercept"] == pytest.approx(612.09, abs=0.05)
+        assert _variance(fit)["subject: Days"] == pytest.approx(35.07, abs=0.01)
+        assert _variance(fit)["residual"] == pytest.approx(654.94, abs=0.01)
+    assert any("engine: vectorised" in n for n in fit.notes)
+
+
+def test_fast_engine_agrees_with_statsmodels_on_unbalanced_data() -> None:
+    data = synthetic_trial(n=300, seed=4)
+    data.index = np.repeat(np.arange(300), 6)  # duplicated index labels must not matter
+    formula = growth_formula("score", "month", arm="arm")
+    slow = fit_mixed_model(data, formula, subject="subject", slope="month")
+    fast = fit_mixed_model(data, formula, subject="subject", slope="month", engine="fast")
+    assert fast.log_likelihood == pytest.approx(slow.log_likelihood, abs=1e-4)
+    np.testing.assert_allclose(fast.fixed["estimate"], slow.fixed["estimate"], rtol=1e-5)
+    # statsmodels inverts the full observed Hessian; the fast engine uses σ²(X'V⁻¹X)⁻¹ (lme4).
+    np.testing.assert_allclose(fast.fixed["se"], slow.fixed["se"], rtol=5e-3)
+    np.testing.assert_allclose(_variance(fast), _variance(slow), rtol=1e-3, atol=1e-3)
+    means_fast = adjusted_means(fast, data, time="month", arm="arm", times=[0, 24])
+    means_slow = adjusted_means(slow, data, time="month", arm="arm", times=[0, 24])
+    np.testing.assert_allclose(means_fast["mean"], means_slow["mean"], rtol=1e-6)
+    with pytest.raises(ValidationError, match="engine must be"):
+        fit_mixed_model(data, formula, subject="subject", engine="R")  # type: ignore[arg-type]

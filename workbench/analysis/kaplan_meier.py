@@ -76,7 +76,8 @@ def km_arrays(
         raise ValidationError("no rows to estimate a survival curve from")
     order = np.argsort(t, kind="stable")
     ts, es = t[order], e[order].astype(np.int64)
-    times, first, counts = np.unique(ts, return_index=True, return_counts=True)
+    first = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])  # already sorted: no second sort
+    times, counts = ts[first], np.diff(np.r_[first, ts.size])
     deaths = np.add.reduceat(es, first)
     at_risk = ts.size - first
     with np.errstate(divide="ignore", invalid="ignore"):

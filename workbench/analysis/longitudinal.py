@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,11 +21,16 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from workbench.analysis._checks import check_columns, check_groups, row_label
+from workbench.analysis.lmm_fast import FastFit, fit_lmm
 from workbench.errors import ValidationError
 
-__all__ = ["OPTIMISERS", "MixedModelFit", "fit_mixed_model", "growth_formula", "tidy_name"]
+__all__ = [
+    "FAST_OPTIMISERS", "OPTIMISERS", "MixedModelFit", "fit_mixed_model", "growth_formula",
+    "tidy_name",
+]
 
-OPTIMISERS = ("lbfgs", "bfgs", "cg", "powell")
+OPTIMISERS = ("lbfgs", "bfgs", "cg", "powell")  # statsmodels MixedLM, tried in this order
+FAST_OPTIMISERS = ("Nelder-Mead", "L-BFGS-B", "Powell")  # scipy, for engine="fast"
 LIMITS = (
     "p-values are z-based (no small-sample Kenward–Roger or Satterthwaite correction);"
     " statsmodels has no MMRM with unstructured residual covariance."
@@ -87,15 +92,21 @@ def fit_mixed_model(
     slope: str | None = None,
     reml: bool = True,
     fallback: bool = True,
+    engine: Literal["statsmodels", "fast"] = "statsmodels",
 ) -> MixedModelFit:
     """Fit ``formula`` with a random intercept per ``subject`` (and a random ``slope`` on that
     numeric column, unstructured 2×2 covariance). REML by default; ML for likelihood-ratio tests.
 
     With ``fallback`` a failed fit is retried with each optimiser in ``OPTIMISERS``, then with a
-    random intercept only; ``notes`` records every step.
+    random intercept only; ``notes`` records every step. ``engine="fast"`` uses the vectorised
+    profiled-likelihood engine of ``lmm_fast`` (same model, seconds instead of minutes for
+    100,000 subjects; standard errors σ²(X'V⁻¹X)⁻¹ as in lme4).
     """
+    if engine not in ("statsmodels", "fast"):
+        raise ValidationError("engine must be 'statsmodels' or 'fast'", where="engine")
     check_columns(data, [subject, slope], what="data")
     check_groups(data, subject)
+    data = data.reset_index(drop=True)  # positions link design rows back to subjects
     if slope is not None:
         values = pd.to_numeric(data[slope], errors="coerce")
         if values.isna().any():
@@ -103,7 +114,7 @@ def fit_mixed_model(
                 "the random slope needs a numeric time column (e.g. weeks since baseline)",
                 where=row_label(data, values.isna().to_numpy(), slope),
             )
-    _check_fixed_design(data, formula)
+    design = _check_fixed_design(data, formula)
     if slope is not None and data.groupby(subject)[slope].nunique().max() < 2:
         raise ValidationError(
             "no subject has scores at two different times, so a change over time cannot be"
@@ -112,11 +123,15 @@ def fit_mixed_model(
         )
     notes: list[str] = []
     plans = [slope, None] if slope is not None and fallback else [slope]
-    optimisers = OPTIMISERS if fallback else OPTIMISERS[:1]
+    optimisers = OPTIMISERS if engine == "statsmodels" else FAST_OPTIMISERS
+    optimisers = optimisers if fallback else optimisers[:1]
     failures: list[str] = []
     for re_time in plans:
         for method in optimisers:
-            outcome = _attempt(data, formula, subject, re_time, reml, method)
+            if engine == "fast":
+                outcome = _attempt_fast(design, data, subject, re_time, reml, method)
+            else:
+                outcome = _attempt(data, formula, subject, re_time, reml, method)
             if isinstance(outcome, str):
                 failures.append(f"{_describe(re_time)} with {method}: {outcome}")
                 continue
@@ -145,7 +160,7 @@ def fit_mixed_model(
     )
 
 
-def _check_fixed_design(data: pd.DataFrame, formula: str) -> None:
+def _check_fixed_design(data: pd.DataFrame, formula: str) -> Any:
     """Name the term that duplicates others before statsmodels fails with a bare LinAlgError."""
     try:
         model = smf.ols(formula, data, missing="drop")
@@ -174,6 +189,47 @@ def _check_fixed_design(data: pd.DataFrame, formula: str) -> None:
                 " merge categories with no data",
                 where=f"formula {tidy_name(formula)}",
             )
+    return model
+
+
+class _FastResult:
+    """The few attributes of a statsmodels MixedLM result that the summaries read."""
+
+    def __init__(self, fit: FastFit, design: Any, n_subjects: int, names: list[str]) -> None:
+        self.fe_params = pd.Series(fit.beta, index=design.exog_names)
+        self.params = self.fe_params
+        self._cov = fit.cov_beta
+        self.bse_fe = pd.Series(np.sqrt(np.diag(fit.cov_beta)), index=design.exog_names)
+        self.cov_re = pd.DataFrame(fit.cov_re, index=names, columns=names)
+        self.scale, self.llf, self.converged = fit.sigma2, fit.log_likelihood, fit.converged
+        self.model = design
+        self.model.group_labels = range(n_subjects)
+
+    def cov_params(self) -> np.ndarray:
+        return self._cov
+
+
+def _attempt_fast(design: Any, data: pd.DataFrame, subject: str, re_time: str | None,
+                  reml: bool, method: str) -> tuple[Any, list[str]] | str:
+    rows = data.index.get_indexer(design.data.row_labels)
+    groups = data[subject].to_numpy()[rows]
+    z = np.ones((rows.size, 2 if re_time else 1))
+    if re_time:
+        z[:, 1] = pd.to_numeric(data[re_time]).to_numpy(dtype=float)[rows]
+    try:
+        fit = fit_lmm(np.asarray(design.exog, float), np.asarray(design.endog, float), z, groups,
+                      reml=reml, method=method)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        return f"cannot be estimated ({_plain_error(exc)})"
+    if not fit.converged:
+        return f"the optimiser did not converge ({fit.message})"
+    if not (np.isfinite(fit.beta).all() and np.isfinite(fit.cov_beta).all()):
+        return "estimates or standard errors are not finite"
+    soft = ["engine: vectorised profiled likelihood (lme4 formulation), scipy " + method]
+    if fit.on_boundary:
+        soft.append(_plain("boundary"))
+    names = ["Group", re_time] if re_time else ["Group"]
+    return _FastResult(fit, design, len(np.unique(groups)), names), soft
 
 
 def _describe(re_time: str | None) -> str:
