@@ -112,3 +112,11 @@ def test_custom_schedule_is_followed() -> None:
     chunk = next(generate_cohort(50, seed=2, spec=CohortSpec(schedule=schedule)))
     assert list(chunk.assessments["timepoint"].cat.categories) == ["BL", "M3", "M6"]
     assert set(chunk.assessments["day"]) == {0, 91, 182}
+
+
+def test_editing_a_chunk_does_not_leak_into_the_next() -> None:
+    untouched = [c.answers.copy() for c in generate_cohort(900, seed=8, chunk_size=300)]
+    for index, chunk in enumerate(generate_cohort(900, seed=8, chunk_size=300)):
+        assert chunk.answers.equals(untouched[index])
+        chunk.answers["value"] = 0  # a caller scribbling on its chunk
+        chunk.participants.loc[:, "birth_year"] = 1900
