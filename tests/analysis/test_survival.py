@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.duration.survfunc import survdiff
 
-from workbench.analysis import compare_groups, cox_model, logrank_test
+from workbench.analysis import compare_groups, cox_model, logrank_test, proportional_hazards_test
 from workbench.errors import ValidationError
 
 
@@ -110,3 +110,32 @@ def test_no_events_and_perfect_separation(freireich: pd.DataFrame) -> None:
 def test_unknown_reference(freireich: pd.DataFrame) -> None:
     with pytest.raises(ValidationError, match="reference group 'control' not found"):
         compare_groups(freireich, "weeks", "relapse", "arm", reference="control")
+
+
+def _two_arms(seed: int, crossing: bool, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, n)
+    if crossing:  # Weibull shape 3 against exponential: hazards cross, PH is false
+        t = np.where(x == 1, rng.weibull(3.0, n), rng.exponential(1.0, n))
+    else:  # constant hazard ratio 2
+        t = rng.exponential(1 / np.where(x == 1, 2.0, 1.0))
+    c = rng.uniform(0, 3, n)
+    return pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int), "x": x})
+
+
+def test_proportional_hazards_check_separates_ph_from_crossing_hazards() -> None:
+    ph_p = [proportional_hazards_test(cox_model(_two_arms(s, False), "t", "e", ["x"]))["p"][0]
+            for s in range(20)]
+    crossing_p = [proportional_hazards_test(cox_model(_two_arms(s, True), "t", "e", ["x"]))["p"][0]
+                  for s in range(5)]
+    assert sum(p < 0.05 for p in ph_p) <= 4  # about 1 in 20 expected under PH
+    assert max(crossing_p) < 1e-3
+    rank = proportional_hazards_test(cox_model(_two_arms(0, True), "t", "e", ["x"]), transform="rank")
+    assert rank["p"][0] < 1e-3 and rank["df"][0] == 1
+
+
+def test_comparison_carries_ph_check(freireich: pd.DataFrame) -> None:
+    comp = compare_groups(freireich, "weeks", "relapse", "arm")
+    assert comp.proportional_hazards is not None
+    assert comp.proportional_hazards["term"].tolist() == ["arm = placebo"]
+    assert 0 < comp.proportional_hazards["p"][0] <= 1

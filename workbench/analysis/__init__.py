@@ -34,6 +34,7 @@ from workbench.analysis.survival import (
     compare_groups,
     cox_model,
     logrank_test,
+    proportional_hazards_test,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "kaplan_meier",
     "logrank_test",
     "number_at_risk",
+    "proportional_hazards_test",
     "responders",
     "time_to_deterioration",
 ]

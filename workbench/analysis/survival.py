@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,10 @@ from workbench.analysis._checks import (
 from workbench.analysis.kaplan_meier import KaplanMeier, km_arrays
 from workbench.errors import ValidationError
 
-__all__ = ["CoxModel", "LogRank", "SurvivalComparison", "compare_groups", "cox_model", "logrank_test"]
+__all__ = [
+    "CoxModel", "LogRank", "SurvivalComparison", "compare_groups", "cox_model", "logrank_test",
+    "proportional_hazards_test",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class CoxModel:
     events: int
     log_likelihood: float
     notes: tuple[str, ...] = ()
+    result: Any = field(default=None, repr=False, compare=False)
+    times: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class SurvivalComparison:
     cox: CoxModel
     reference: str
     notes: tuple[str, ...] = field(default=())
+    proportional_hazards: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _survival_columns(
@@ -195,7 +202,42 @@ def cox_model(
         "ci_low": np.exp(params - q * bse), "ci_high": np.exp(params + q * bse),
         "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
     })
-    return CoxModel(table, "efron", int(t.size), int(e.sum()), float(result.llf), notes)
+    return CoxModel(table, "efron", int(t.size), int(e.sum()), float(result.llf), notes, result, t)
+
+
+def proportional_hazards_test(cox: CoxModel, *, transform: str = "km") -> pd.DataFrame:
+    """Grambsch–Therneau check of proportional hazards, one row per term.
+
+    Scaled Schoenfeld residuals r* = β̂ + d·V·r are tested for a trend against g(t) — 1 − KM(t)
+    ("km") or the rank of event times ("rank") — with T = (Σ(g−ḡ)r*)² / (d·V_jj·Σ(g−ḡ)²) on
+    1 df (the individual tests of the original paper, as in R's cox.zph before survival 3.0).
+    A small p-value means the hazard ratio changes over time: report it, do not ignore it.
+    """
+    if cox.result is None or cox.times is None:
+        raise ValidationError("this Cox result carries no residuals; refit it with cox_model")
+    if transform not in ("km", "rank"):
+        raise ValidationError("transform must be 'km' or 'rank'", where="transform")
+    resid = np.asarray(cox.result.schoenfeld_residuals, dtype=float)
+    rows = ~np.isnan(resid).any(axis=1)
+    resid, times = resid[rows], cox.times[rows]
+    d = resid.shape[0]
+    if d < 3:
+        raise ValidationError("fewer than 3 events: proportional hazards cannot be checked")
+    cov = np.asarray(cox.result.cov_params())
+    scaled = np.asarray(cox.result.params) + d * resid @ cov
+    if transform == "rank":
+        g = stats.rankdata(times)
+    else:
+        status = np.zeros(cox.times.size)
+        status[rows] = 1
+        curve = km_arrays(cox.times, status.astype(np.int8))
+        g = 1 - curve.at(times)
+    g = g - g.mean()
+    if not np.any(g):
+        raise ValidationError("all events happen at the same time: nothing to test")
+    stat = (g @ scaled) ** 2 / (d * np.diag(cov) * (g @ g))
+    return pd.DataFrame({"term": cox.table["term"], "chi2": stat, "df": 1,
+                         "p": stats.chi2.sf(stat, 1)})
 
 
 def _as_categories(values: pd.Series) -> pd.Categorical:
@@ -253,4 +295,9 @@ def compare_groups(
     lr = logrank_test(data, time, event, group, strata=strata)
     relabelled = data.assign(**{group: pd.Categorical(labels, categories=levels)})
     cox = cox_model(relabelled, time, event, [group], strata=strata, categorical=[group])
-    return SurvivalComparison(curves, lr, cox, levels[0], tuple(notes))
+    try:
+        ph = proportional_hazards_test(cox)
+    except ValidationError as exc:
+        ph = None
+        notes.append(f"proportional hazards not checked: {exc}")
+    return SurvivalComparison(curves, lr, cox, levels[0], tuple(notes), ph)

@@ -65,6 +65,10 @@ def _run(args: argparse.Namespace) -> int:
     for row in result.cox.table.itertuples(index=False):
         print(f"  {row.term}: HR = {row.hr:.4f} (95% CI {row.ci_low:.4f} to {row.ci_high:.4f}),"
               f" log HR = {row.log_hr:.4f} (SE {row.se:.4f}), z = {row.z:.3f}, p = {row.p:.4g}")
+    if result.proportional_hazards is not None:
+        print("\nProportional hazards check (Grambsch–Therneau, scaled Schoenfeld residuals vs 1 − KM):")
+        for row in result.proportional_hazards.itertuples(index=False):
+            print(f"  {row.term}: chi-square = {row.chi2:.4f} on 1 df, p = {row.p:.4g}")
     for note in (*result.notes, *result.cox.notes):
         print(f"note: {note}")
     return 0
