@@ -14,7 +14,14 @@ from workbench.cli import synth as synth_cli
 from workbench.errors import ConflictError, ValidationError
 from workbench.synth import CohortSpec, generate_cohort
 from workbench.synth import export as export_module
-from workbench.synth.export import MANIFEST, write_cohort, write_identities
+from workbench.synth.export import (
+    MANIFEST,
+    read_spec,
+    spec_from_dict,
+    spec_to_dict,
+    write_cohort,
+    write_identities,
+)
 from workbench.synth.identities import (
     FEMALE_NAMES,
     IDENTITY_COLUMNS,
@@ -78,33 +85,13 @@ def test_parquet_round_trip_equals_the_generator(tmp_path: Path) -> None:
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["participants"] == 700 and manifest["seed"] == 9
     assert manifest["contains_identities"] is False and manifest["rows"] == counts
-    assert CohortSpec(**_spec_args(manifest["spec"])) == CohortSpec()
+    assert read_spec(out / MANIFEST) == CohortSpec()
     for name, frame in chunks[0].frames().items():
         back = pd.read_parquet(out / f"{name}.parquet")
         assert len(back) == counts[name] == len(frame)
         for column in frame.columns:
             assert (back[column].astype(str).tolist()
                     == frame[column].astype(str).tolist()), (name, column)
-
-
-def _spec_args(data: dict[str, object]) -> dict[str, object]:
-    """Rebuild spec arguments from the manifest (proves the manifest is enough to regenerate)."""
-    from datetime import date
-
-    from workbench.synth.reference import CancerSiteProfile
-    from workbench.synth.spec import TimePoint
-
-    def tup(value: object) -> object:
-        return tuple(tup(v) for v in value) if isinstance(value, list) else value
-
-    args = {key: tup(value) for key, value in data.items()}
-    args["recruitment_start"] = date.fromisoformat(str(data["recruitment_start"]))
-    args["schedule"] = tuple(TimePoint(**tp) for tp in data["schedule"])  # type: ignore[union-attr]
-    args["cancer_sites"] = tuple(
-        CancerSiteProfile(**{k: tup(v) for k, v in site.items()})
-        for site in data["cancer_sites"]  # type: ignore[union-attr]
-    )
-    return args
 
 
 def test_csv_output_and_refusals(tmp_path: Path) -> None:
@@ -169,3 +156,43 @@ def test_cli_user_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.count("\n") == 1 and "not an empty directory" in err
     assert main(["synth", "cohort", str(tmp_path / "new"), "-n", "0"]) == 2
     assert "n: must be an integer" in capsys.readouterr().err
+
+
+def test_spec_round_trips_through_json_and_rejects_nonsense(tmp_path: Path) -> None:
+    from workbench.synth import TimePoint
+
+    custom = CohortSpec(arm_effect=0.5, arms=(("usual", 1), ("support", 2)), effect_arm="support",
+                        schedule=(TimePoint("BL", "b", 0), TimePoint("M6", "m", 182, 14, 14)))
+    assert spec_from_dict(json.loads(json.dumps(spec_to_dict(custom)))) == custom
+    assert spec_from_dict({"arm_effect": 0.1}) == CohortSpec(arm_effect=0.1)
+    with pytest.raises(ValidationError, match="unknown spec field"):
+        spec_from_dict({"arm_efect": 0.1})
+    with pytest.raises(ValidationError, match="arm_effect must be float"):
+        spec_from_dict({"arm_effect": "big"})
+    with pytest.raises(ValidationError, match="include_truth must be bool"):
+        spec_from_dict({"include_truth": 1})
+    with pytest.raises(ValidationError, match="malformed spec"):
+        spec_from_dict({"schedule": [{"code": "BL"}]})
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValidationError, match="JSON object"):
+        read_spec(bad)
+
+
+def test_cli_regenerates_a_data_set_from_its_manifest(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps({"arm_effect": 0.6, "dropout_per_visit": 0.1}))
+    first = ["synth", "cohort", str(tmp_path / "a"), "-n", "200", "--seed", "2",
+             "--spec", str(spec_file)]
+    args = _parser().parse_args(first)
+    assert args.handler(args) == 0
+    again = ["synth", "cohort", str(tmp_path / "b"), "-n", "200", "--seed", "2",
+             "--spec", str(tmp_path / "a" / MANIFEST)]
+    args = _parser().parse_args(again)
+    assert args.handler(args) == 0
+    for name in ("participants", "answers"):
+        left = pd.read_parquet(tmp_path / "a" / f"{name}.parquet")
+        right = pd.read_parquet(tmp_path / "b" / f"{name}.parquet")
+        assert left.equals(right), name
+    manifest = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    assert manifest["spec"]["dropout_per_visit"] == 0.1

@@ -7,15 +7,23 @@ pseudonymous, the identities belong to the trusted third party only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from workbench.cli._common import add_command
 from workbench.synth import CohortSpec
-from workbench.synth.export import FORMATS, write_cohort, write_identities
+from workbench.synth.export import FORMATS, read_spec, write_cohort, write_identities
+
+
+def _spec(args: argparse.Namespace) -> CohortSpec:
+    spec = read_spec(Path(args.spec)) if args.spec else CohortSpec()
+    if getattr(args, "truth", False):
+        spec = dataclasses.replace(spec, include_truth=True)
+    return spec
 
 
 def _cohort(args: argparse.Namespace) -> int:
-    spec = CohortSpec(include_truth=args.truth)
+    spec = _spec(args)
     counts = write_cohort(Path(args.out_dir), args.participants, seed=args.seed, spec=spec,
                           chunk_size=args.chunk_size, fmt=args.format)
     print(f"wrote a synthetic cohort of {args.participants} participants (seed {args.seed}) "
@@ -27,7 +35,7 @@ def _cohort(args: argparse.Namespace) -> int:
 
 def _identities(args: argparse.Namespace) -> int:
     rows = write_identities(Path(args.out_file), args.participants, seed=args.seed,
-                            chunk_size=args.chunk_size)
+                            spec=_spec(args), chunk_size=args.chunk_size)
     print(f"wrote {rows:,} synthetic identities to {args.out_file} "
           "(trusted third party only: keep apart from the pseudonymous cohort)")
     return 0
@@ -38,6 +46,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=10_000,
                         help="participants generated at a time (memory, not content)")
+    parser.add_argument("--spec", help="JSON file of CohortSpec fields, or a data set's "
+                        "manifest.json to regenerate it exactly")
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,7 @@ Columns = dict[str, "np.ndarray | _Coded"]
 
 
 def _rows_between(table: Columns, lo: int, hi: int) -> Columns:
-    ids = table["participant_id"]
-    assert isinstance(ids, np.ndarray)
+    ids = cast(np.ndarray, table["participant_id"])
     a, b = np.searchsorted(ids, lo, "left"), np.searchsorted(ids, hi, "right")
     if a == 0 and b == len(ids):
         return table

@@ -23,9 +23,18 @@ import pyarrow.parquet as pq
 from workbench.errors import ConflictError, ValidationError
 from workbench.synth.cohort import generate_cohort
 from workbench.synth.identities import generate_identities
-from workbench.synth.spec import CohortSpec
+from workbench.synth.reference import CancerSiteProfile
+from workbench.synth.spec import CohortSpec, TimePoint
 
-__all__ = ["FORMATS", "MANIFEST", "spec_to_dict", "write_cohort", "write_identities"]
+__all__ = [
+    "FORMATS",
+    "MANIFEST",
+    "read_spec",
+    "spec_from_dict",
+    "spec_to_dict",
+    "write_cohort",
+    "write_identities",
+]
 
 FORMATS = ("parquet", "csv")
 MANIFEST = "manifest.json"
@@ -45,6 +54,52 @@ def spec_to_dict(spec: CohortSpec) -> dict[str, Any]:
         return value
 
     return plain(dataclasses.asdict(spec))
+
+
+def spec_from_dict(data: dict[str, Any], *, where: str = "spec") -> CohortSpec:
+    """Inverse of ``spec_to_dict``; missing keys keep their defaults, unknown keys are refused."""
+    known = {f.name for f in dataclasses.fields(CohortSpec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValidationError(f"unknown spec field(s): {', '.join(unknown)}", where=where)
+
+    def tup(value: Any) -> Any:
+        return tuple(tup(v) for v in value) if isinstance(value, list) else value
+
+    defaults = CohortSpec()
+    for key, value in data.items():
+        default = getattr(defaults, key)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+                isinstance(default, (int, float)) and not isinstance(value, (int, float))):
+            raise ValidationError(f"{key} must be {type(default).__name__}, got {value!r}",
+                                  where=where)
+    args = {key: tup(value) for key, value in data.items()}
+    try:
+        if "recruitment_start" in data:
+            args["recruitment_start"] = date.fromisoformat(str(data["recruitment_start"]))
+        if "schedule" in data:
+            args["schedule"] = tuple(TimePoint(**tp) for tp in data["schedule"])
+        if "cancer_sites" in data:
+            args["cancer_sites"] = tuple(
+                CancerSiteProfile(**{k: tup(v) for k, v in site.items()})
+                for site in data["cancer_sites"])
+        return CohortSpec(**args)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValidationError(f"malformed spec: {exc}", where=where) from exc
+
+
+def read_spec(path: Path) -> CohortSpec:
+    """A spec from a JSON file: either a data set's ``manifest.json`` or bare spec fields."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValidationError(f"cannot read a JSON spec: {exc}", where=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ValidationError("expected a JSON object", where=str(path))
+    if data.get("generator") == "workbench.synth":
+        data = data.get("spec", {})
+    return spec_from_dict(data, where=str(path))
 
 
 class _TableWriter:

@@ -12,6 +12,7 @@ from datetime import date
 from itertools import pairwise
 
 from workbench.errors import ValidationError
+from workbench.synth.instruments import QLQ_C30_SCALES
 from workbench.synth.reference import (
     CANCER_SITES,
     CENTRES,
@@ -112,8 +113,6 @@ class CohortSpec:
             raise ValidationError("recruitment_days and arm_effect_ramp_days must be ≥ 1",
                                   where="CohortSpec")
         scales = [s for s, _, _ in self.qlq_c30_reference]
-        from workbench.synth.instruments import QLQ_C30_SCALES  # local: avoids an import cycle
-
         if sorted(scales) != sorted(QLQ_C30_SCALES):
             raise ValidationError("needs exactly one (scale, mean, sd) per QLQ-C30 scale",
                                   where="CohortSpec.qlq_c30_reference")
