@@ -9,11 +9,12 @@ from workbench.consent import models as _consent
 from workbench.governance import models as _governance
 from workbench.participants import models as _participants
 from workbench.participants import rights as _rights
+from workbench.portal import models as _portal
 from workbench.qualitative import models as _qualitative
 from workbench.storage.base import Base
 from workbench.studies import models as _studies
 
 __all__ = ["metadata"]
 
-_MODULES = (_audit, _accounts, _mail, _studies, _participants, _consent, _governance, _rights, _qualitative)
+_MODULES = (_audit, _accounts, _mail, _studies, _participants, _consent, _governance, _rights, _qualitative, _portal)
 metadata = Base.metadata
