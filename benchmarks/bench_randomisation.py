@@ -3,7 +3,8 @@
 Settings follow the simulation grid of Sequence balance minimisation (Trials 2017, PMC5415754, cited
 in the research file): two- and three-arm trials with 1:2 and 1:2:3 ratios, n = 60 and 120, binary
 prognostic factors with equally likely levels (we take 4 of their 0–10), random element 0.8. A 1:1
-scenario with the same factors gives the classic |n_A − n_B|. Blocks: sizes 1× and 2× the ratio sum,
+scenario with the same factors gives the classic |n_A − n_B|. For unequal ratios minimisation runs
+both on ratio-adjusted counts and on "expanded" virtual arms (which keeps the ratio exactly). Blocks: sizes 1× and 2× the ratio sum,
 stratified by every factor (16 strata). The research file quotes no imbalance figures, so each
 figure is printed as a ratio to simple randomisation run in the same process, and simple
 randomisation itself is checked against its exact binomial distribution (2 arms).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +43,18 @@ SCENARIOS = [
     Scenario("1:2:3 n=120", (1, 2, 3), 120, (2, 2, 2, 2)),
     Scenario("1:1 n=120", (1, 1), 120, (2, 2, 2, 2)),
 ]
-METHODS = ("simple", "blocks", "minimisation")
+METHODS = ("simple", "blocks", "minimisation", "minimisation-expanded")
+
+
+def _methods(sc: Scenario) -> tuple[str, ...]:
+    # With equal ratios the expanded variant is the same algorithm: skip it.
+    return METHODS if len(set(sc.ratios)) > 1 else METHODS[:3]
+
+
+def _simulate(sc: Scenario, method: str, trials: int, rng: np.random.Generator) -> np.ndarray:
+    if method == "minimisation-expanded":
+        return simulate(replace(sc, unequal_ratio="expanded"), "minimisation", trials, rng)
+    return simulate(sc, method, trials, rng)
 METRICS = {"overall": "overall", "stratum": "worst stratum", "margin": "worst margin"}
 
 
@@ -54,22 +67,22 @@ def run_scenario(sc: Scenario, trials: int, rng: np.random.Generator) -> None:
           f"p_preferred {sc.p_preferred}, block multiples {sc.block_multiples}", flush=True)
     summaries: dict[str, dict[str, np.ndarray]] = {}
     shares: dict[str, float] = {}
-    for method in METHODS:
-        parts = [imbalance_summary(sc, simulate(sc, method, chunk, rng))
+    for method in _methods(sc):
+        parts = [imbalance_summary(sc, _simulate(sc, method, chunk, rng))
                  for chunk in _chunks(trials)]
         summaries[method] = {m: np.concatenate([p[m] for p in parts]) for m in METRICS}
         # Share of the first (smallest) arm, to show any drift from the target ratio.
-        counts = simulate(sc, method, min(trials, 2000), rng).sum(axis=(0, 1))
+        counts = _simulate(sc, method, min(trials, 2000), rng).sum(axis=(0, 1))
         shares[method] = float(counts[0] / counts.sum())
     for metric, label in METRICS.items():
         base = summaries["simple"][metric]
-        for method in METHODS:
+        for method in _methods(sc):
             values = summaries[method][metric]
             report(f"randomisation {sc.name} {method} {label} imbalance mean", float(values.mean()),
                    "participants", baseline=float(base.mean()), baseline_name="simple randomisation",
                    p95=f"{np.percentile(values, 95, method='inverted_cdf'):.3g}", max=f"{values.max():.3g}")
     target = sc.ratios[0] / sum(sc.ratios)
-    for method in METHODS:
+    for method in _methods(sc):
         report(f"randomisation {sc.name} {method} share of arm 1", shares[method], "fraction",
                baseline=target, baseline_name="target ratio")
     if len(sc.ratios) == 2:

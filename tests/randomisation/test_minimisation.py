@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -15,7 +16,7 @@ from workbench.randomisation.methods import (
     minimisation_probabilities,
     minimisation_uniform,
 )
-from workbench.randomisation.simulation import Scenario, simulate_minimisation
+from workbench.randomisation.simulation import Scenario, simulate_factors, simulate_minimisation
 
 
 def _tally(n_arms: int, rows: dict[tuple[str, str], list[int]]) -> Tally:
@@ -96,17 +97,20 @@ def test_deterministic_minimisation_keeps_each_margin_within_one_step(kit) -> No
         assert abs(arms.count("A") - arms.count("B")) <= 1
 
 
-@pytest.mark.parametrize(("ratios", "kind", "weights"), [
-    ((1, 1), "range", (1.0, 2.0)), ((1, 2), "range", (1.0, 1.0)), ((2, 1, 1), "variance", (0.5, 1.0)),
+@pytest.mark.parametrize(("ratios", "kind", "weights", "unequal"), [
+    ((1, 1), "range", (1.0, 2.0), "adjusted"), ((1, 2), "range", (1.0, 1.0), "adjusted"),
+    ((2, 1, 1), "variance", (0.5, 1.0), "adjusted"), ((1, 2), "range", (1.0, 2.0), "expanded"),
+    ((3, 1, 2), "variance", (1.0, 1.0), "expanded"),
 ])
-def test_simulator_reproduces_the_live_rule_draw_for_draw(kit, ratios, kind, weights) -> None:
-    d = kit.design("minimisation", ratios=ratios, imbalance=kind, p_preferred=0.7,
+def test_simulator_reproduces_the_live_rule_draw_for_draw(kit, ratios, kind, weights, unequal) -> None:
+    d = kit.design("minimisation", ratios=ratios, imbalance=kind, p_preferred=0.7, unequal_ratio=unequal,
                    factors=(Factor("site", kit.SITES, weights[0]), Factor("stage", kit.STAGES, weights[1])))
     r = kit.run(d, 150, rng_seed=3)
     x = np.array([[[kit.SITES.index(rec.levels["site"]), kit.STAGES.index(rec.levels["stage"])]
                    for rec in r.log]])
     u = np.array([[float(minimisation_uniform(d, rec.seq)) for rec in r.log]])
-    sc = Scenario("check", ratios, 150, (3, 3), p_preferred=0.7, imbalance=kind, weights=weights)
+    sc = Scenario("check", ratios, 150, (3, 3), p_preferred=0.7, imbalance=kind, weights=weights,
+                  unequal_ratio=unequal)
     sim = simulate_minimisation(sc, x, uniforms=u)[0]
     assert [d.arm_names[i] for i in sim] == [rec.arm for rec in r.log]
 
@@ -133,3 +137,30 @@ def test_arm_list_and_factor_names_are_free_text(kit) -> None:
     r = kit.run(d, 0)
     rec = r.allocate("P1", {"âge": rng.choice(["<65", "≥65"])}, eligible=True, actor="x", at=kit.T0)
     assert rec.arm in d.arm_names
+
+
+def test_expanded_minimisation_balances_virtual_arms(kit) -> None:
+    """1:2 expanded: columns A, B1, B2 of ratio 1. Site IGR so far A=1, B1=1, B2=0: joining B2
+    gives range 0, anything else 1 → B2 preferred at 0.8, A and B1 share 0.2; arm B gets 0.9."""
+    d = kit.design("minimisation", ratios=(1, 2), unequal_ratio="expanded",
+                   factors=(Factor("site", kit.SITES),))
+    assert d.columns == (0, 1, 1)
+    t = _tally(3, {("site", "IGR"): [1, 1, 0]})
+    scores, probs = minimisation_probabilities(d, t, {"site": "IGR"})
+    assert scores == [2, 2, 0]
+    assert probs == [Fraction(1, 10), Fraction(1, 10), Fraction(4, 5)]
+    _, first = minimisation_probabilities(d, Tally(3), {"site": "IGR"})
+    assert first == [Fraction(1, 3)] * 3  # the first participant follows the ratio exactly
+
+
+def test_expanded_minimisation_keeps_the_allocation_ratio() -> None:
+    """By symmetry among virtual arms each step allocates arm 1 with probability exactly 1/3;
+    the adjusted variant's known offset shows up in the same simulation."""
+    sc = Scenario("t", (1, 2), 60, (2, 2, 2, 2), unequal_ratio="expanded")
+    rng = np.random.default_rng(8)
+    x = simulate_factors(sc, 6000, rng)
+    share = (simulate_minimisation(sc, x, rng) == 0).mean()
+    adjusted = (simulate_minimisation(replace(sc, unequal_ratio="adjusted"), x, rng) == 0).mean()
+    # 360,000 allocations: the standard error of a share is below 0.001.
+    assert abs(share - 1 / 3) < 0.003
+    assert adjusted - 1 / 3 > 0.006

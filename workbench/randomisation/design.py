@@ -31,6 +31,7 @@ __all__ = [
 ALGORITHM = "weshare-randomisation/1"
 METHODS = ("simple", "blocks", "minimisation")
 IMBALANCE = ("range", "variance")
+UNEQUAL = ("adjusted", "expanded")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _MIN_SEED_HEX = 32  # 128 bits: a published commitment must not be brute-forceable back to the list
 
@@ -75,6 +76,7 @@ class Design:
     p_preferred: float = 0.8  # minimisation: probability of the arm that minimises imbalance
     imbalance: str = "range"  # minimisation: "range" or "variance" of ratio-adjusted counts
     total_weight: float = 0.0  # minimisation: weight of the overall arm totals
+    unequal_ratio: str = "adjusted"  # minimisation: "adjusted" counts or "expanded" virtual arms
     arm_visible_to: tuple[str, ...] = ("data_steward",)
     unblind_roles: tuple[str, ...] = ("study_manager", "administrator")
     algorithm: str = field(default=ALGORITHM)
@@ -105,6 +107,15 @@ class Design:
     @property
     def ratio_sum(self) -> int:
         return sum(a.ratio for a in self.arms)
+
+    @property
+    def columns(self) -> tuple[int, ...]:
+        """Arm index of each column minimisation balances over. ``expanded`` splits an arm of
+        ratio r into r virtual arms of ratio 1 (so the allocation ratio is kept exactly, by
+        symmetry); otherwise one column per arm."""
+        if self.method == "minimisation" and self.unequal_ratio == "expanded":
+            return tuple(i for i, a in enumerate(self.arms) for _ in range(a.ratio))
+        return tuple(range(len(self.arms)))
 
     @property
     def strata_factors(self) -> tuple[str, ...]:
@@ -169,6 +180,7 @@ class Design:
             "p_preferred": self.p_preferred,
             "imbalance": self.imbalance,
             "total_weight": self.total_weight,
+            "unequal_ratio": self.unequal_ratio,
             "arm_visible_to": list(self.arm_visible_to),
             "unblind_roles": list(self.unblind_roles),
         }
@@ -257,6 +269,8 @@ def _validate(d: Design) -> None:
             raise ValidationError("must be between 0.5 and 1 (commonly 0.7–0.9)", where="p_preferred")
         if d.imbalance not in IMBALANCE:
             raise ValidationError("must be 'range' or 'variance'", where="imbalance")
+        if d.unequal_ratio not in UNEQUAL:
+            raise ValidationError("must be 'adjusted' or 'expanded'", where="unequal_ratio")
         if d.total_weight < 0:
             raise ValidationError("must be ≥ 0", where="total_weight")
         if not d.factors and d.total_weight == 0:

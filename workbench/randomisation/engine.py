@@ -28,6 +28,7 @@ class Expected:
     stratum: str
     position: int
     arm: str
+    column: int  # minimisation column (the virtual arm when expanded; else the arm index)
 
 
 class AllocationState:
@@ -37,9 +38,10 @@ class AllocationState:
         self.design = design
         self.lists = lists if lists is not None else allocation_lists(design)
         self.used: dict[str, int] = {}
-        self.tally = Tally(len(design.arms))
+        self.tally = Tally(len(design.columns))
         self.participants: dict[str, int] = {}  # pseudonym → seq of their allocation
         self.current: dict[str, AllocationRecord] = {}  # pseudonym → allocation as last corrected
+        self.column_of: dict[str, int] = {}
         self.count = 0  # records so far (allocations and corrections): the next seq is count + 1
 
     def expected(self, levels: Mapping[str, str]) -> Expected:
@@ -48,8 +50,8 @@ class AllocationState:
         seq = self.count + 1
         if d.method == "minimisation":
             _, probs = minimisation_probabilities(d, self.tally, levels)
-            arm = choose_minimisation(probs, minimisation_uniform(d, seq))
-            return Expected("all", seq, d.arm_names[arm])
+            column = choose_minimisation(probs, minimisation_uniform(d, seq))
+            return Expected("all", seq, d.arm_names[d.columns[column]], column)
         assert self.lists is not None
         stratum = d.stratum_of(levels) if d.method == "blocks" else "all"
         index = self.used.get(stratum, 0)
@@ -59,15 +61,19 @@ class AllocationState:
                 f"the allocation list for stratum {stratum} is exhausted ({len(committed)} places); "
                 "no participant can be randomised in it until the trial statistician commits a design "
                 "with a longer list (lists are prefix-stable, so allocations so far stay valid)")
-        return Expected(stratum, index + 1, committed[index])
+        arm = committed[index]
+        return Expected(stratum, index + 1, arm, d.arm_names.index(arm))
 
-    def apply(self, record: AllocationRecord) -> None:
-        arm = self.design.arm_names.index(record.arm)
+    def apply(self, record: AllocationRecord, expected: Expected | None = None) -> None:
+        """Take a checked record into the state; allocations pass the ``expected`` they matched."""
         if record.kind == "correction":
-            self.tally.move(self.current[record.participant].levels, record.levels, arm)
+            column = self.column_of[record.participant]
+            self.tally.move(self.current[record.participant].levels, record.levels, column)
         else:
+            assert expected is not None and expected.arm == record.arm
             self.used[record.stratum] = self.used.get(record.stratum, 0) + 1
-            self.tally.add(record.levels, arm)
+            self.tally.add(record.levels, expected.column)
+            self.column_of[record.participant] = expected.column
             self.participants[record.participant] = record.seq
         self.current[record.participant] = record
         self.count += 1

@@ -77,5 +77,5 @@ def describe(design: Design, *, reveal_restrictions: bool = False) -> dict[str, 
         if design.method == "minimisation":
             text.update(p_preferred=design.p_preferred, imbalance=design.imbalance,
                         weights={f.name: f.weight for f in design.factors},
-                        total_weight=design.total_weight)
+                        total_weight=design.total_weight, unequal_ratio=design.unequal_ratio)
     return text

@@ -10,7 +10,10 @@
   of the ratio-adjusted counts ``n_k × L / r_k`` (L = lcm of ratios, so a 2:1 split counts as
   balanced). Arms with the smallest imbalance share probability ``p_preferred`` in proportion to
   their ratios, the others share the rest likewise; if every arm ties the draw follows the ratio.
-  One exact uniform ``["minimisation", seq]`` picks the arm by inverse CDF.
+  One exact uniform ``["minimisation", seq]`` picks the arm by inverse CDF. With
+  ``unequal_ratio="expanded"`` an arm of ratio r becomes r virtual arms of ratio 1 balanced as
+  above; by symmetry each virtual arm is equally likely at every step, so the allocation ratio
+  holds exactly, at the cost of some balance spent between virtual arms of the same real arm.
 """
 
 from __future__ import annotations
@@ -121,17 +124,20 @@ def _spread(values: list[int], kind: str) -> int:
 def minimisation_probabilities(
     design: Design, tally: Tally, levels: Mapping[str, str],
 ) -> tuple[list[Fraction], list[Fraction]]:
-    """Imbalance if the participant joined each arm, and the resulting assignment probabilities."""
-    lcm = math.lcm(*(a.ratio for a in design.arms))
-    scale = [lcm // a.ratio for a in design.arms]
-    k = len(design.arms)
+    """Imbalance if the participant joined each column (arm, or virtual arm when ``expanded``),
+    and the resulting assignment probabilities per column."""
+    columns = design.columns
+    k = len(columns)
+    ratios = [1 if k > len(design.arms) else design.arms[c].ratio for c in columns]
+    lcm = math.lcm(*ratios)
+    scale = [lcm // r for r in ratios]
     weights = design.weights()
+    rows = [(w, tally.counts(f.name, levels[f.name])) for f, w in zip(design.factors, weights, strict=True)]
+    if design.total_weight:
+        rows.append((Fraction(str(design.total_weight)), tally.totals))
     scores: list[Fraction] = []
     for cand in range(k):
         score = Fraction(0)
-        rows = [(w, tally.counts(f.name, levels[f.name])) for f, w in zip(design.factors, weights, strict=True)]
-        if design.total_weight:
-            rows.append((Fraction(str(design.total_weight)), tally.totals))
         for weight, row in rows:
             if not weight:
                 continue
@@ -140,7 +146,6 @@ def minimisation_probabilities(
         scores.append(score)
     best = min(scores)
     preferred = [i for i in range(k) if scores[i] == best]
-    ratios = [a.ratio for a in design.arms]
     if len(preferred) == k:
         total = sum(ratios)
         return scores, [Fraction(r, total) for r in ratios]

@@ -14,6 +14,7 @@ from typing import Any
 
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.randomisation.design import Design
+from workbench.randomisation.engine import Expected
 from workbench.randomisation.records import MIN_REASON, AllocationRecord, Commitment, utc
 from workbench.randomisation.verify import replay
 
@@ -77,7 +78,7 @@ class Randomiser:
             levels=levels, stratum=expected.stratum, position=expected.position, arm=expected.arm,
             at=when, actor=actor, prev_hash=self.head,
         ).sealed()
-        return self._append(record)
+        return self._append(record, expected)
 
     def correct(
         self, participant: str, baseline: Mapping[str, Any], *, reason: str, actor: str, at: datetime,
@@ -113,8 +114,8 @@ class Randomiser:
                                   where="allocation time")
         return when
 
-    def _append(self, record: AllocationRecord) -> AllocationRecord:
+    def _append(self, record: AllocationRecord, expected: Expected | None = None) -> AllocationRecord:
         # Only now, with nothing left that can fail, does the state change.
-        self._state.apply(record)
+        self._state.apply(record, expected)
         self._log.append(record)
         return record

@@ -44,6 +44,7 @@ class Scenario:
     p_preferred: float = 0.8
     imbalance: str = "range"
     weights: tuple[float, ...] | None = None
+    unequal_ratio: str = "adjusted"  # minimisation only: "adjusted" or "expanded" (as in Design)
 
     @property
     def shares(self) -> NDArray[np.float64]:
@@ -119,6 +120,11 @@ def simulate_minimisation(
 ) -> IntArray:
     """Arms, shape (trials, n), under Pocock–Simon minimisation with the design's random element."""
     t, n, f = x.shape
+    if sc.unequal_ratio == "expanded":
+        columns = np.repeat(np.arange(len(sc.ratios)), sc.ratios)
+        virtual = Scenario(sc.name, (1,) * len(columns), sc.n, sc.levels, sc.block_multiples,
+                           sc.p_preferred, sc.imbalance, sc.weights)
+        return columns[simulate_minimisation(virtual, x, rng, uniforms)]
     k = len(sc.ratios)
     if uniforms is None:
         assert rng is not None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from workbench.errors import WorkbenchError
 from workbench.randomisation.design import Design
-from workbench.randomisation.engine import AllocationState
+from workbench.randomisation.engine import AllocationState, Expected
 from workbench.randomisation.methods import allocation_lists
 from workbench.randomisation.records import (
     MIN_REASON,
@@ -65,10 +65,10 @@ def replay(
     prev_hash, prev_time = commitment.digest, commitment.committed_at
     for index, record in enumerate(log):
         seq = index + 1
-        problem = _check(design, state, record, seq, prev_hash, prev_time)
+        problem, expected = _check(design, state, record, seq, prev_hash, prev_time)
         if problem:
             return VerificationReport(index, seq, problem), state
-        state.apply(record)
+        state.apply(record, expected)
         prev_hash, prev_time = record.hash, record.at
     if head is not None and head != prev_hash:
         return VerificationReport(len(log), len(log) + 1,
@@ -80,7 +80,35 @@ def replay(
 def _check(
     design: Design, state: AllocationState, record: AllocationRecord, seq: int,
     prev_hash: str, prev_time: object,
+) -> tuple[str | None, Expected | None]:
+    """The first problem with this record, if any, and the allocation it was checked against."""
+    problem = _check_entry(design, record, seq, prev_hash, prev_time)
+    if problem:
+        return problem, None
+    if record.kind == "correction":
+        return _check_correction(state, record), None
+    if record.kind != "allocation" or record.corrects is not None or record.reason is not None:
+        return f"its kind {record.kind!r} is not a plain allocation", None
+    try:
+        expected = state.expected(record.levels)
+    except WorkbenchError as exc:
+        return str(exc), None
+    if record.participant in state.participants:
+        return (f"participant {record.participant} was already randomised at allocation "
+                f"{state.participants[record.participant]}"), None
+    if (record.stratum, record.position) != (expected.stratum, expected.position):
+        return (f"it claims position {record.position} of stratum {record.stratum}, but the next "
+                f"place is {expected.position} of stratum {expected.stratum}"), None
+    if record.arm != expected.arm:
+        source = "a replay of the minimisation" if design.method == "minimisation" else "the committed list"
+        return f"its arm {record.arm!r} differs from {source} ({expected.arm!r})", None
+    return None, expected
+
+
+def _check_entry(
+    design: Design, record: AllocationRecord, seq: int, prev_hash: str, prev_time: object,
 ) -> str | None:
+    """Checks every record passes whatever its kind: place in the chain, hash, study, time, levels."""
     if record.seq != seq:
         return f"expected allocation {seq} here, found {record.seq} (a record is missing or out of order)"
     if record.prev_hash != prev_hash:
@@ -97,23 +125,6 @@ def _check(
         design.check_baseline(record.levels)
     except WorkbenchError as exc:
         return str(exc)
-    if record.kind == "correction":
-        return _check_correction(state, record)
-    if record.kind != "allocation" or record.corrects is not None or record.reason is not None:
-        return f"its kind {record.kind!r} is not a plain allocation"
-    try:
-        expected = state.expected(record.levels)
-    except WorkbenchError as exc:
-        return str(exc)
-    if record.participant in state.participants:
-        return f"participant {record.participant} was already randomised at allocation " \
-               f"{state.participants[record.participant]}"
-    if (record.stratum, record.position) != (expected.stratum, expected.position):
-        return (f"it claims position {record.position} of stratum {record.stratum}, but the next "
-                f"place is {expected.position} of stratum {expected.stratum}")
-    if record.arm != expected.arm:
-        source = "a replay of the minimisation" if design.method == "minimisation" else "the committed list"
-        return f"its arm {record.arm!r} differs from {source} ({expected.arm!r})"
     return None
 
 
