@@ -139,3 +139,25 @@ def test_comparison_carries_ph_check(freireich: pd.DataFrame) -> None:
     assert comp.proportional_hazards is not None
     assert comp.proportional_hazards["term"].tolist() == ["arm = placebo"]
     assert 0 < comp.proportional_hazards["p"][0] <= 1
+
+
+def test_aml_maintenance_trial_matches_r() -> None:
+    """Miller (1981) AML maintenance data, as shipped with R's survival package (``aml``).
+
+    R: survdiff chi-square 3.4 (p 0.07), observed/expected 7/10.69 and 11/7.31; coxph (Efron)
+    coef 0.9155, HR 2.498, se 0.5119, z 1.788, p 0.0737; survfit medians 31 (18–NA) and
+    23 (8–NA).
+    """
+    maintained, not_maintained = "9 13 13+ 18 23 28+ 31 34 45+ 48 161+", "5 5 8 8 12 16+ 23 27 30 33 43 45"
+    rows = [(arm, float(x.rstrip("+")), 0 if x.endswith("+") else 1)
+            for arm, text in (("Maintained", maintained), ("Nonmaintained", not_maintained))
+            for x in text.split()]
+    comp = compare_groups(pd.DataFrame(rows, columns=["x", "time", "status"]), "time", "status", "x")
+    assert comp.logrank.chi2 == pytest.approx(3.396, abs=1e-3)
+    assert comp.logrank.p == pytest.approx(0.0653, abs=1e-4)
+    assert comp.logrank.table["expected"].tolist() == pytest.approx([10.69, 7.31], abs=0.005)
+    cox = comp.cox.table.iloc[0]
+    assert (cox["log_hr"], cox["hr"], cox["se"]) == pytest.approx((0.9155, 2.498, 0.5119), abs=1e-3)
+    assert (cox["z"], cox["p"]) == pytest.approx((1.788, 0.0737), abs=1e-3)
+    assert (comp.curves["Maintained"].median, comp.curves["Maintained"].median_ci) == (31, (18, np.inf))
+    assert (comp.curves["Nonmaintained"].median, comp.curves["Nonmaintained"].median_ci) == (23, (8, np.inf))

@@ -93,9 +93,8 @@ def km_arrays(
         "survival": surv, "se": se, "ci_low": lo, "ci_high": hi,
     })
     median = _quantile(times, surv, 0.5)
-    # Where S(t) is 0 the bands are undefined; for crossing purposes the curve is at 0 there.
-    lo_c, hi_c = np.where(np.isnan(lo), 0.0, lo), np.where(np.isnan(hi), 0.0, hi)
-    median_ci = (_quantile(times, lo_c, 0.5), _quantile(times, hi_c, 0.5))
+    # Where S(t) is 0 the bands are undefined (NaN) and never count as crossing 0.5, as in R.
+    median_ci = (_quantile(times, lo, 0.5), _quantile(times, hi, 0.5))
     return KaplanMeier(table, int(t.size), int(deaths.sum()), median, median_ci, conf, transform)
 
 
