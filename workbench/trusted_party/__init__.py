@@ -29,6 +29,7 @@ from workbench.trusted_party.store import (
     default_master_key_path,
     init_store,
     open_trusted_party,
+    rotate_master_key,
     verify_store,
 )
 
@@ -57,5 +58,6 @@ __all__ = [
     "load_master_key",
     "open_trusted_party",
     "parse_pseudonym",
+    "rotate_master_key",
     "verify_store",
 ]

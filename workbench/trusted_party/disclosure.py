@@ -129,6 +129,10 @@ def reidentify(tp: TrustedParty, code: str, domain: str, *, purpose: str,
         dom = tp.domain(s, domain, actor=actor)
         row = lookup_codes(s, dom.id, [code]).get(code)
         if row is None:
+            s.rollback()
+            audit.record(s, actor=actor, action="ttp.reidentify.unknown", object_type=domain,
+                         object_id=code, reason=purpose)
+            s.commit()
             raise NotFoundError(f"no person with this pseudonym in {domain}")
         blob = s.execute(select(identities.c.sealed)
                          .where(identities.c.person_id == row.id)).scalar_one()

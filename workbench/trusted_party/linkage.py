@@ -29,11 +29,14 @@ __all__ = [
 ]
 
 REVIEW_THRESHOLD = 0.85
+# Letters NFKD does not decompose, which would otherwise be dropped ("Lœtitia" -> "LTITIA").
+_LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "ß": "ss"})
 
 
 def normalise_name(name: str) -> str:
     """Upper-case ASCII letters only: accents, case, hyphens, apostrophes and spaces dropped."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    spelled = name.translate(_LIGATURES)
+    plain = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in plain.upper() if "A" <= ch <= "Z")
 
 

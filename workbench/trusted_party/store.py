@@ -6,6 +6,7 @@ Only entry points call these; they pass the ``Settings`` and, if not the default
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from workbench.settings import Settings
 from workbench.storage.base import utcnow
 from workbench.storage.engine import connect, session_scope
 from workbench.trusted_party.codes import compute_pseudonyms
-from workbench.trusted_party.keys import create_master_key, load_master_key, new_key
+from workbench.trusted_party.keys import MasterKey, create_master_key, load_master_key, new_key
 from workbench.trusted_party.registry import unseal
 from workbench.trusted_party.schema import (
     SCHEMA_VERSION,
@@ -34,8 +35,14 @@ from workbench.trusted_party.schema import (
 )
 from workbench.trusted_party.service import TrustedParty
 
-__all__ = ["VerifyReport", "default_master_key_path", "init_store", "open_trusted_party",
-           "verify_store"]
+__all__ = [
+    "VerifyReport",
+    "default_master_key_path",
+    "init_store",
+    "open_trusted_party",
+    "rotate_master_key",
+    "verify_store",
+]
 
 SETTING = "WESHARE_TRUSTED_PARTY_URL"
 
@@ -68,6 +75,9 @@ def init_store(settings: Settings, master_key_path: Path | None = None, *,
             return False
         master = load_master_key(path) if path.exists() else create_master_key(path)
         create_schema(engine)
+        url = make_url(settings.trusted_party_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            os.chmod(url.database, 0o600)  # SQLite gives its -wal and -shm files the same mode
         with session_scope(engine) as s:
             s.execute(store_info.insert().values(
                 id=1, schema_version=SCHEMA_VERSION, master_fingerprint=master.fingerprint,
@@ -155,3 +165,34 @@ def verify_store(tp: TrustedParty, batch: int = 20_000) -> VerifyReport:
             people += len(rows)
             last = rows[-1].id
     return VerifyReport(chain, len(open_domains), people, issued, bad, broken)
+
+
+def rotate_master_key(tp: TrustedParty, new_path: Path, *, actor: str) -> MasterKey:
+    """Re-wrap every stored key under a fresh master key written to ``new_path``.
+
+    Pseudonyms do not change (the domain keys stay the same). Old backups of the database still
+    need the old key file, so keep it as long as those backups.
+    """
+    new = create_master_key(Path(new_path))
+    try:
+        with session_scope(tp.engine) as s:
+            row = s.execute(select(store_info)).one()
+            s.execute(store_info.update().values(
+                master_fingerprint=new.fingerprint,
+                wrapped_identity_key=new.wrap("identities", tp._master.unwrap(
+                    "identities", row.wrapped_identity_key)),
+                wrapped_linkage_key=new.wrap("linkage", tp._master.unwrap(
+                    "linkage", row.wrapped_linkage_key))))
+            for d in s.execute(select(domains.c.id, domains.c.name, domains.c.wrapped_key)
+                               .where(domains.c.wrapped_key.is_not(None))).all():
+                key = tp._master.unwrap(f"domain {d.name}", d.wrapped_key)
+                s.execute(domains.update().where(domains.c.id == d.id).values(
+                    wrapped_key=new.wrap(f"domain {d.name}", key)))
+            audit.record(s, actor=actor, action="ttp.master.rotate", object_type="store",
+                         object_id="trusted_party",
+                         before={"master": row.master_fingerprint}, after={"master": new.fingerprint})
+    except BaseException:
+        Path(new_path).unlink(missing_ok=True)  # the store still uses the old key
+        raise
+    tp._master = new
+    return new

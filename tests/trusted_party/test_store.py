@@ -1,0 +1,248 @@
+"""The trusted-party store on SQLite and PostgreSQL: registration, domains, translation,
+opposition, purpose-bound disclosure, audit, tamper detection and key handling."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+
+from workbench.audit import AuditEntry
+from workbench.errors import (
+    ConfigError,
+    NotFoundError,
+    PermissionDenied,
+    SchemaOutOfDate,
+    ValidationError,
+)
+from workbench.settings import Settings
+from workbench.storage.engine import session_scope
+from workbench.trusted_party import (
+    ContactPreferences,
+    TrustedParty,
+    create_master_key,
+    init_store,
+    open_trusted_party,
+    rotate_master_key,
+    verify_store,
+)
+from workbench.trusted_party.schema import identities, pseudonyms, store_info
+
+
+def audit_rows(tp: TrustedParty) -> list[AuditEntry]:
+    with session_scope(tp.engine) as s:
+        return list(s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars())
+
+
+def test_registration_links_exact_matches_and_queues_near_ones(tp: TrustedParty, make_person) -> None:
+    first = tp.register_person(make_person("Jean-Pierre", "Lefèvre", sex="M"), actor="clerk")
+    same = tp.register_person(make_person("JEAN PIERRE", "LEFEVRE", sex="M"), actor="clerk")
+    near = tp.register_person(make_person("Jean-Pierre", "Lefebvre", sex="M"), actor="clerk")
+    other = tp.register_person(make_person("Claire", "Moreau", date(1980, 5, 1)), actor="clerk")
+    assert first.created and not same.created and same.person == first.person
+    assert near.created and near.person != first.person and near.possible_duplicates == 1
+    assert other.possible_duplicates == 0
+    [review] = tp.duplicate_reviews()
+    assert review.score >= 0.85 and "last name" in review.reasons
+    a, b = tp.review_pair(review.id, actor="reviewer")
+    assert {a.last_name, b.last_name} == {"Lefebvre", "Lefèvre"}
+    tp.resolve_review(review.id, same_person=False, actor="reviewer")
+    assert tp.duplicate_reviews() == [] and len(tp.duplicate_reviews(status="different")) == 1
+
+
+def test_batch_registration_links_within_the_batch(tp: TrustedParty, make_person) -> None:
+    batch = [make_person("Anne", "Roux"), make_person("ANNE", "ROUX"),
+             make_person("Anne", "Rous"), make_person("Paul", "Simon", sex="M")]
+    out = tp.register_people(batch, actor="import")
+    assert out[0].person == out[1].person and not out[1].created
+    assert out[2].possible_duplicates == 1
+    assert len({r.person for r in out}) == 3
+    with pytest.raises(ValidationError, match=r"person 2 identity\.email"):
+        tp.register_people([make_person("A", "B"), make_person(email="bad")], actor="import")
+
+
+def test_pseudonyms_stable_within_and_unlinkable_across_domains(
+        tp: TrustedParty, ttp_settings: Settings, key_path: Path, make_person) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person(f"Prénom{i}", f"Nom{i}", date(1950 + i % 40, 1 + i % 12, 1 + i % 28))
+         for i in range(60)], actor="import")]
+    study = tp.pseudonyms(people, "study:QOL1", actor="dm")
+    other = tp.pseudonyms(people, "study:QOL2", actor="dm")
+    tp.open_domain("project:7", actor="committee")
+    proj = tp.pseudonyms(people, "project:7", actor="ops")
+    assert len(set(study)) == len(set(other)) == len(set(proj)) == 60
+    assert not set(study) & set(other) and not set(study) & set(proj)
+    tp.close()
+    with open_trusted_party(ttp_settings, key_path) as again:
+        assert again.pseudonyms(people, "study:QOL1", actor="dm") == study
+        assert again.pseudonym(people[3], "study:QOL2", actor="dm") == other[3]
+
+
+def test_translation_round_trips_one_way_only(tp: TrustedParty, make_person) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person(f"P{i}", f"N{i}", date(1960, 1, 1 + i)) for i in range(20)], actor="i")]
+    study = tp.pseudonyms(people, "study:S1", actor="dm")
+    deposit = tp.translate([*study, "0000000000000"], "study:S1", "warehouse", actor="deposit")
+    assert deposit.unknown == 1 and deposit.pseudonyms[-1] is None
+    assert deposit.newly_issued == 20
+    assert deposit.pseudonyms[:20] == tp.pseudonyms(people, "warehouse", actor="x")
+    with pytest.raises(NotFoundError, match="approved"):
+        tp.translate(deposit.pseudonyms[:5], "warehouse", "project:9", actor="x")
+    tp.open_domain("project:9", actor="committee")
+    extract = tp.translate(deposit.pseudonyms[:5], "warehouse", "project:9", actor="gateway")
+    assert extract.pseudonyms == tp.pseudonyms(people[:5], "project:9", actor="x")
+    again = tp.translate(study, "study:S1", "warehouse", actor="deposit")
+    assert again.pseudonyms == deposit.pseudonyms[:20] and again.newly_issued == 0
+    for src, dst in (("warehouse", "study:S1"), ("project:9", "warehouse"),
+                     ("study:S1", "project:9"), ("study:S1", "study:S2")):
+        with pytest.raises(PermissionDenied, match="not allowed"):
+            tp.translate(study[:1], src, dst, actor="x")
+    entry = next(e for e in audit_rows(tp) if e.action == "ttp.translate")
+    assert entry.object_id == "study:S1 -> warehouse" and entry.reason == "deposit"
+    assert entry.after == {"requested": 21, "unknown": 1, "withheld_opposed": 0,
+                           "newly_issued": 20}
+
+
+def test_opposition_withholds_reuse_and_is_readable_without_identity(
+        tp: TrustedParty, make_person) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person("Luc", "Petit", sex="M"), make_person("Eva", "Blanc")], actor="i")]
+    study = tp.pseudonyms(people, "study:S1", actor="dm")
+    tp.set_opposition(study[0], "study:S1", opposed=True, actor="dpo", reason="letter 2026-11")
+    assert tp.opposed([*study, "0000000000000"], "study:S1", actor="deposit") == [True, False, None]
+    moved = tp.translate(study, "study:S1", "warehouse", actor="deposit")
+    assert moved.pseudonyms[0] is None and moved.withheld_opposed == 1
+    assert moved.pseudonyms[1] is not None
+    tp.set_opposition(study[0], "study:S1", opposed=False, actor="dpo", reason="withdrawn")
+    assert tp.translate(study, "study:S1", "warehouse", actor="d").withheld_opposed == 0
+
+
+def test_reidentify_only_for_allowed_purposes_and_audited(tp: TrustedParty, make_person) -> None:
+    who = make_person("Sophie", "Garnier", email="sophie@example.org")
+    p = tp.register_person(who, actor="clerk").person
+    code = tp.pseudonym(p, "study:S1", actor="dm")
+    wh = tp.pseudonym(p, "warehouse", actor="dm")
+    assert tp.reidentify(code, "study:S1", purpose="safety_alert", actor="dr.x") == who.validated()
+    with pytest.raises(PermissionDenied, match="allowed: consent_management"):
+        tp.reidentify(code, "study:S1", purpose="research", actor="curious")
+    with pytest.raises(PermissionDenied, match="safety_alert"):
+        tp.reidentify(wh, "warehouse", purpose="safety_alert", actor="dr.x")
+    tp.open_domain("project:1", actor="committee")
+    pj = tp.pseudonym(p, "project:1", actor="ops")
+    with pytest.raises(PermissionDenied, match="never allowed"):
+        tp.reidentify(pj, "project:1", purpose="data_subject_request", actor="researcher")
+    with pytest.raises(NotFoundError):
+        tp.reidentify("0000000000000", "study:S1", purpose="safety_alert", actor="prober")
+    rows = audit_rows(tp)
+    actions = [(e.action, e.actor, e.reason) for e in rows if "reidentify" in e.action]
+    assert actions == [("ttp.reidentify", "dr.x", "safety_alert"),
+                       ("ttp.reidentify.refused", "curious", "research"),
+                       ("ttp.reidentify.refused", "dr.x", "safety_alert"),
+                       ("ttp.reidentify.refused", "researcher", "data_subject_request"),
+                       ("ttp.reidentify.unknown", "prober", "safety_alert")]
+    dump = " ".join(f"{e.object_id} {e.reason} {e.before} {e.after}" for e in rows)
+    for secret in ("Sophie", "Garnier", "sophie@example.org", "1956-02-14"):
+        assert secret not in dump
+
+
+def test_contact_addresses_honour_channels_and_opt_ins(tp: TrustedParty, make_person) -> None:
+    everyone = [
+        make_person("A", "Un", contact=ContactPreferences(email=True, results=True)),
+        make_person("B", "Deux", contact=ContactPreferences(email=False, sms=True),
+                    phone="+33 6 12 34 56 78", language="en"),
+        make_person("C", "Trois", contact=ContactPreferences(email=False)),
+    ]
+    people = [r.person for r in tp.register_people(everyone, actor="clerk")]
+    codes = tp.pseudonyms(people, "study:S1", actor="dm")
+    batch = tp.contact_addresses([*codes, "0000000000000"], "study:S1",
+                                 purpose="study_reminder", actor="mailer")
+    assert [(a.email, a.phone, a.language) for a in batch.addresses] == [
+        ("a.un@example.org", "", "fr"), ("", "+33612345678", "en")]
+    assert (batch.unknown, batch.not_contactable) == (1, 1)
+    assert "example.org" not in repr(batch)
+    results = tp.contact_addresses(codes, "study:S1", purpose="study_results", actor="mailer")
+    assert [a.pseudonym for a in results.addresses] == codes[:1]
+    with pytest.raises(PermissionDenied):
+        tp.contact_addresses(codes, "study:S1", purpose="marketing", actor="mailer")
+    last = audit_rows(tp)[-1]
+    assert last.action == "ttp.contact.lookup" and last.after["released"] == 1
+
+
+def test_verify_detects_tampering(tp: TrustedParty, make_person) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person("X", "Yz"), make_person("Q", "Rs", sex="M")], actor="i")]
+    codes = tp.pseudonyms(people, "study:S1", actor="dm")
+    assert verify_store(tp).ok
+    with tp.engine.begin() as conn:
+        conn.execute(update(pseudonyms).where(pseudonyms.c.pseudonym == codes[0])
+                     .values(pseudonym=codes[1][:-1] + "0"))
+        a, b = conn.execute(select(identities.c.person_id, identities.c.sealed)).all()
+        conn.execute(update(identities).where(identities.c.person_id == a.person_id)
+                     .values(sealed=b.sealed))  # a sealed identity moved to another person
+    report = verify_store(tp)
+    assert (report.bad_pseudonyms, report.bad_identities) == (1, 1) and not report.ok
+
+
+def test_audit_log_is_append_only_and_chained(tp: TrustedParty, make_person) -> None:
+    tp.register_person(make_person(), actor="clerk")
+    with pytest.raises(Exception, match="append-only"), tp.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+    with tp.engine.begin() as conn:  # an operator with DDL rights bypasses the trigger...
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        else:
+            conn.execute(text("DROP TRIGGER ttp_audit_append_only ON audit_log"))
+        conn.execute(text("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2"))
+    report = verify_store(tp)  # ...and the chain names the edited entry
+    assert not report.ok and report.audit.first_break == 2
+
+
+def test_wrong_master_key_schema_mismatch_and_shared_store_are_refused(
+        tp: TrustedParty, ttp_settings: Settings, key_path: Path, tmp_path: Path) -> None:
+    other = create_master_key(tmp_path / "other.key")
+    with pytest.raises(ConfigError, match="not the key of this trusted-party store"):
+        open_trusted_party(ttp_settings, other.path)
+    assert init_store(ttp_settings, key_path) is False
+    with tp.engine.begin() as conn:
+        conn.execute(update(store_info).values(schema_version=99))
+    with pytest.raises(SchemaOutOfDate, match=r"version 99.*needs 1"):
+        open_trusted_party(ttp_settings, key_path)
+    shared = ttp_settings.with_overrides(database_url=ttp_settings.trusted_party_url)
+    with pytest.raises(ConfigError, match="apart from WESHARE_DATABASE_URL"):
+        init_store(shared, key_path)
+
+
+def test_uninitialised_store_says_which_command(ttp_settings: Settings, key_path: Path) -> None:
+    create_master_key(key_path)
+    with pytest.raises(SchemaOutOfDate, match="weshare ttp init"):
+        open_trusted_party(ttp_settings, key_path)
+
+
+def test_master_rotation_keeps_pseudonyms_and_retires_the_old_key(
+        tp: TrustedParty, ttp_settings: Settings, key_path: Path, tmp_path: Path,
+        make_person) -> None:
+    p = tp.register_person(make_person(), actor="clerk").person
+    before = tp.pseudonym(p, "study:S1", actor="dm")
+    new_path = tmp_path / "new.key"
+    rotate_master_key(tp, new_path, actor="ops")
+    with open_trusted_party(ttp_settings, new_path) as again:
+        assert again.pseudonym(p, "study:S1", actor="dm") == before
+        assert again.reidentify(before, "study:S1", purpose="consent_management",
+                                actor="dm").last_name == "Dupont"
+    with pytest.raises(ConfigError, match="not the key"):
+        open_trusted_party(ttp_settings, key_path)
+
+
+def test_closing_a_project_domain_destroys_its_key(tp: TrustedParty, make_person) -> None:
+    p = tp.register_person(make_person(), actor="clerk").person
+    wh = tp.pseudonym(p, "warehouse", actor="deposit")
+    tp.open_domain("project:3", actor="committee")
+    tp.translate([wh], "warehouse", "project:3", actor="gateway")
+    tp.close_domain("project:3", actor="ops", reason="project ended")
+    with pytest.raises(Exception, match="closed"):
+        tp.translate([wh], "warehouse", "project:3", actor="gateway")
+    with pytest.raises(ValidationError, match="domain"):
+        tp.pseudonym(p, "hospital", actor="x")
+    assert verify_store(tp).ok
