@@ -134,9 +134,11 @@ _levels = st.fixed_dictionaries({"site": st.sampled_from(["IGR", "CLB", "IPC"]),
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(METHODS), ratios=st.sampled_from([(1, 1), (2, 1), (1, 1, 1)]),
        baselines=st.lists(_levels, min_size=1, max_size=25), target=st.integers(0, 24),
-       field=st.sampled_from(["arm", "participant", "position", "actor", "stratum"]))
-def test_any_single_field_edit_is_detected_at_that_record(kit, method, ratios, baselines, target, field):
-    d = kit.design(method, ratios=ratios)
+       field=st.sampled_from(["arm", "participant", "position", "actor", "stratum"]),
+       unequal=st.sampled_from(["adjusted", "expanded"]))
+def test_any_single_field_edit_is_detected_at_that_record(kit, method, ratios, baselines, target, field,
+                                                          unequal):
+    d = kit.design(method, ratios=ratios, unequal_ratio=unequal)
 
     r = Randomiser(d, commit(d, at=kit.T0))
     for i, b in enumerate(baselines):

@@ -92,9 +92,10 @@ _ops = st.lists(st.tuples(st.booleans(), st.integers(0, 50), st.sampled_from(["I
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(method=st.sampled_from(["blocks", "minimisation"]), ops=_ops)
-def test_any_mix_of_allocations_and_corrections_verifies_and_replays(kit, method, ops) -> None:
-    d = kit.design(method, ratios=(2, 1))
+@given(method=st.sampled_from(["blocks", "minimisation"]), ops=_ops,
+       unequal=st.sampled_from(["adjusted", "expanded"]))
+def test_any_mix_of_allocations_and_corrections_verifies_and_replays(kit, method, ops, unequal) -> None:
+    d = kit.design(method, ratios=(2, 1), unequal_ratio=unequal)
     r = kit.run(d, 0)
     for i, (is_fix, who, site, stage) in enumerate(ops):
         at = kit.T0 + timedelta(minutes=i + 1)
