@@ -75,7 +75,7 @@ def test_identities_are_drawn_from_our_lists_and_reserved_domains() -> None:
     assert domains.isin(["example.org", "example.com", "example.net"]).all()
     assert ids["email"].str.fullmatch(r"[a-z._0-9]+@example\.(org|com|net)").all()
     assert ids["postcode"].str.fullmatch(r"\d{5}").all()
-    assert ids["participant_key"].is_unique
+    assert ids["participant_key"].is_unique and ids["email"].is_unique
 
 
 def test_parquet_round_trip_equals_the_generator(tmp_path: Path) -> None:

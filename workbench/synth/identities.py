@@ -119,16 +119,15 @@ def _block(spec: CohortSpec, seed: int, block: int) -> pd.DataFrame:
     postcode = [f"{d}{c:03d}" for d, c in zip(dept.tolist(), commune.tolist(), strict=True)]
 
     sep = np.array([".", "_", ""], dtype=object)[rng.integers(0, 3, n)]
-    number = rng.integers(0, 100, n)
-    has_number = rng.random(n) < 0.4
     domain = np.array(_DOMAINS, dtype=object)[rng.integers(0, len(_DOMAINS), n)]
     ascii_first = {name: _ascii(name) for name in FEMALE_NAMES + MALE_NAMES}
     ascii_last = {name: _ascii(name) for name in LAST_NAMES}
+    # The participant number makes every address unique (names contain no digits), as a
+    # contact table with a unique e-mail constraint requires.
     email = [
-        f"{ascii_first[f]}{s}{ascii_last[la]}{num if has else ''}@{d}"
-        for f, s, la, num, has, d in zip(first.tolist(), sep.tolist(), last.tolist(),
-                                          number.tolist(), has_number.tolist(),
-                                          domain.tolist(), strict=True)
+        f"{ascii_first[f]}{s}{ascii_last[la]}{pid}@{d}"
+        for f, s, la, pid, d in zip(first.tolist(), sep.tolist(), last.tolist(),
+                                    people.ids.tolist(), domain.tolist(), strict=True)
     ]
     return pd.DataFrame({
         "participant_key": participant_keys(people.ids),
