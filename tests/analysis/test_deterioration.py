@@ -122,13 +122,16 @@ def test_definitive_variants_differ_after_partial_recovery() -> None:
 
 
 def test_no_baseline_and_no_follow_up_options() -> None:
-    late = {"days": [30, 60]}
-    assert _one([50, 30], DeteriorationRule(worse="decrease"), **late) == (0, 0)
-    assert _one([50, 30], DeteriorationRule(worse="decrease", no_baseline="event"), **late) == (0, 1)
     frame = pd.DataFrame({"subject": ["X", "X", "Y"], "day": [30, 60, 0], "score": [50, 30, 40]})
+    for option, expected in (("censored", [0, 0]), ("event", [0, 1])):
+        rule = DeteriorationRule(worse="decrease", no_baseline=option)  # type: ignore[arg-type]
+        out = time_to_deterioration(frame, rule).set_index("subject")
+        assert [out.loc["X", "days"], out.loc["X", "event"]] == expected
     excluded = time_to_deterioration(frame, DeteriorationRule(worse="decrease", no_baseline="excluded"))
     assert excluded["subject"].tolist() == ["Y"]
     assert _one([50], DeteriorationRule(worse="decrease", no_follow_up="event")) == (1, 1)
+    with pytest.raises(ValidationError, match="no subject has a baseline score"):
+        _one([50, 30], DeteriorationRule(worse="decrease"), days=[30, 60])
 
 
 def test_death_window_and_baseline_window() -> None:

@@ -160,3 +160,15 @@ def test_fast_engine_agrees_with_statsmodels_on_unbalanced_data() -> None:
     np.testing.assert_allclose(means_fast["mean"], means_slow["mean"], rtol=1e-6)
     with pytest.raises(ValidationError, match="engine must be"):
         fit_mixed_model(data, formula, subject="subject", engine="R")  # type: ignore[arg-type]
+
+
+def test_adjusted_means_and_gee_bad_input(sleepstudy: pd.DataFrame) -> None:
+    data = sleepstudy.assign(visit=sleepstudy["Days"].astype(str))
+    fit = fit_mixed_model(data, "Reaction ~ C(visit)", subject="Subject")
+    means = adjusted_means(fit, data, time="visit", times=["0", "9"])
+    assert means["mean"].tolist() == pytest.approx(
+        data.groupby("visit")["Reaction"].mean().loc[["0", "9"]].tolist(), abs=1e-6)  # balanced
+    with pytest.raises(ValidationError, match="cannot build predictions at visit=10"):
+        adjusted_means(fit, data, time="visit", times=["10"])
+    with pytest.raises(ValidationError, match="must be one of"):
+        fit_gee(data, "Reaction ~ Days", subject="Subject", correlation="toeplitz")  # type: ignore[arg-type]

@@ -138,6 +138,12 @@ def time_to_deterioration(
             where=row_label(scores, dup, day),
         )
     died = _death_days(deaths, subject, death_day)
+    if not ((frame["d"] <= 0) & frame["y"].notna()).any():
+        raise ValidationError(
+            f"no subject has a baseline score (a score from day −{rule.baseline_window_days:g} to 0);"
+            " check that days are counted from the time origin, or widen baseline_window_days",
+            where=f"column {day}",
+        )
     frame = frame.sort_values(["s", "d"], kind="stable")
     rows = []
     for sid, sub in frame.groupby("s", sort=True):
