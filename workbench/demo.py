@@ -1,6 +1,9 @@
 """Demo data for an embedded instance: one account per role, two studies, a synthetic cohort.
 
-Idempotent: a second run adds nothing and only issues a fresh participant link to print.
+The cohort comes from the synthetic generator (arms, centres, follow-up with drop-out and deaths,
+item-level answers), shifted so that recruitment ends a month before today: dashboards then show a
+running study with its due, missed and submitted questionnaires. Idempotent: a second run adds
+nothing and only issues a fresh participant link to print.
 """
 
 from __future__ import annotations
@@ -9,20 +12,25 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from workbench import accounts, audit
-from workbench.participants.models import Participant
-from workbench.participants.service import FORMS_HOME, issue_access_token
+from workbench.participants.models import Participant, Response
+from workbench.participants.service import issue_access_token
 from workbench.studies import service as studies
 from workbench.studies.models import Study
+from workbench.studies.setup import add_arm, add_site, configure_study
+from workbench.synth import CohortSpec, generate_cohort
 
-__all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "FORMS_HOME", "DemoSummary", "seed_demo"]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "DEMO_STUDY", "DemoSummary", "seed_demo"]
 
 DEMO_PASSWORD = "Demo-Password-2026!"
 DEMO_STUDY = "DEMO-QOL"
 ACTOR = "demo-seed"
+INSTRUMENTS = {"QLQ-C30": "qlq-c30", "PHQ-9": "phq-9", "GAD-7": "gad-7"}
+STATUS = {"dead": "deceased", "dropped_out": "lost_to_follow_up"}
 
 # username, display name, roles
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
@@ -36,22 +44,12 @@ DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
     ("participant.demo", "Demo participant", [f"participant:study:{DEMO_STUDY}"]),
 ]
 
-_SCHEDULE = [
-    # code, label, day, before, after, instruments, respondent
-    ("BL", "Baseline / Inclusion", 0, 0, 14, ["qlq-c30", "phq-9", "gad-7"], "patient"),
-    ("W06", "Week 6", 42, 7, 7, ["qlq-c30", "phq-9"], "patient"),
-    ("W12", "Week 12", 84, 7, 14, ["qlq-c30", "phq-9", "gad-7"], "patient"),
-    ("W24", "Week 24", 168, 14, 14, ["qlq-c30", "phq-9", "gad-7"], "patient"),
-    ("W48", "Week 48", 336, 14, 28, ["qlq-c30", "phq-9", "gad-7"], "patient"),
-    ("C-BL", "Carer baseline", 0, 0, 14, ["who-5", "gad-7"], "carer"),
-    ("C-W24", "Carer week 24", 168, 14, 14, ["who-5", "gad-7"], "carer"),
-]
-
 
 @dataclass(frozen=True)
 class DemoSummary:
     created_accounts: list[str]
     participants: int
+    responses: int
     participant_pseudonym: str
     participant_token: str
 
@@ -71,64 +69,94 @@ def _seed_accounts(session: Session) -> list[str]:
     return created
 
 
-def _seed_studies(session: Session) -> Study:
-    if session.execute(select(Study.id).where(Study.code == DEMO_STUDY)).first():
-        return studies.get_study(session, DEMO_STUDY)
+def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Study:
     study = studies.create_study(
         session, DEMO_STUDY, "Quality of life after treatment for cancer (demo cohort)",
-        actor=ACTOR, design="observational", sponsor="WeShare demo sponsor",
+        actor=ACTOR, design="interventional", sponsor="WeShare demo sponsor",
         description="Synthetic longitudinal QoL cohort for trying the workbench.",
     )
-    for code, label, day, before, after, instruments, respondent in _SCHEDULE:
-        studies.add_event(session, study, code, label, day, actor=ACTOR, window_before=before,
-                          window_after=after, instruments=instruments, respondent_type=respondent)
+    configure_study(session, DEMO_STUDY, actor=ACTOR, sponsor_status="partner", sponsor_sector="academic",
+                    timing="prospective", modules=["epro", "consent", "randomisation", "bubble"],
+                    deposit_plan=["qlq-c30.*", "phq-9.*", "gad-7.*", "condition", "treatment"],
+                    contract={"needs": "ePRO at 8 time points", "projects_per_year": 2,
+                              "publication_rules": "Acknowledge ANR-21-ESRE-0017 (France 2030)"})
+    for code, ratio in spec.arms:
+        add_arm(session, DEMO_STUDY, code, code.capitalize(), actor=ACTOR, ratio=ratio)
+    for centre in sorted(cohort["centre"].unique()):
+        add_site(session, DEMO_STUDY, str(centre), str(centre), actor=ACTOR)
+    for tp in spec.schedule:
+        studies.add_event(session, study, tp.code, tp.label, tp.day, actor=ACTOR,
+                          window_before=tp.window_before, window_after=tp.window_after,
+                          instruments=list(INSTRUMENTS.values()))
     studies.set_status(session, DEMO_STUDY, "active", actor=ACTOR, reason="demo data")
     carers = studies.create_study(
         session, "DEMO-CARE", "Family carers' experience of cancer care (demo, draft)",
         actor=ACTOR, design="qualitative", sponsor="WeShare demo sponsor",
     )
     studies.add_event(session, carers, "INT", "Interview", 0, actor=ACTOR, window_after=30,
-                      respondent_type="carer")
+                      instruments=["who-5"], respondent_type="carer")
     return study
 
 
-def _seed_participants(session: Session, study: Study, n: int, today: date, seed: int) -> int:
-    have = session.execute(
-        select(func.count(Participant.id)).where(Participant.study_id == study.id)
-    ).scalar_one()
-    if have:
-        return int(have)
-    rng = np.random.default_rng(seed)
-    alphabet = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
-    codes = rng.choice(alphabet, size=(n, 8))
-    sites = rng.choice(["IGR", "CLB", "ICM", "IUCT", "CFB"], size=n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
-    carer = rng.random(n) < 0.15
-    days_ago = rng.integers(0, 400, size=n)
-    lang = np.where(rng.random(n) < 0.85, "fr", "en")
-    rows = [
-        Participant(
-            study_id=study.id, pseudonym="P-" + "".join(codes[i]),
-            respondent_type="carer" if carer[i] else "patient", site=str(sites[i]),
-            inclusion_date=today - timedelta(days=int(days_ago[i])), language=str(lang[i]),
-        )
-        for i in range(n)
-    ]
-    session.add_all(rows)
-    session.flush()
-    audit.record(session, actor=ACTOR, action="participant.bulk_create", object_type="study",
-                 object_id=study.code, after={"count": n, "seed": seed})
-    return n
+def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict[int, int],
+               today: date) -> list[dict[str, object]]:
+    done = assessments[(assessments["status"] == "completed")
+                       & (pd.to_datetime(assessments["visit_date"]).dt.date <= today)]
+    answers = chunk_answers[chunk_answers["assessment_id"].isin(done["assessment_id"])]
+    rows = []
+    for (assessment, pid, timepoint, instrument), part in answers.groupby(
+            ["assessment_id", "participant_id", "timepoint", "instrument"], sort=False):
+        rows.append({
+            "participant_id": ids[int(pid)], "event_code": str(timepoint),
+            "instrument_id": INSTRUMENTS[str(instrument)],
+            "submission_key": f"demo-{int(assessment):08d}-{INSTRUMENTS[str(instrument)]}",
+            "answers": {f"q{int(i)}": int(v) for i, v in zip(part["item"], part["value"], strict=True)},
+        })
+    return rows
 
 
 def seed_demo(session: Session, *, participants: int = 2000, seed: int = 2026,
               today: date | None = None, key: bytes | None = None) -> DemoSummary:
+    today = today or date.today()
     created = _seed_accounts(session)
-    study = _seed_studies(session)
-    count = _seed_participants(session, study, participants, today or date.today(), seed)
+    study = session.execute(select(Study).where(Study.code == DEMO_STUDY)).scalar_one_or_none()
+    responses = 0
+    if study is None:
+        spec = CohortSpec(recruitment_start=today - timedelta(days=730), recruitment_days=700)
+        chunk = next(iter(generate_cohort(participants, seed=seed, spec=spec, chunk_size=participants)))
+        cohort = chunk.participants
+        study = _seed_study(session, spec, cohort)
+        rng = np.random.default_rng(seed)
+        letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
+        codes = ["P-" + "".join(c) for c in rng.choice(letters, size=(len(cohort), 8))]
+        last_status = chunk.assessments.sort_values("day").groupby("participant_id")["status"].last()
+        people = [
+            Participant(
+                study_id=study.id, pseudonym=codes[i], respondent_type="patient", site=str(row.centre),
+                arm=str(row.arm), inclusion_date=pd.Timestamp(row.inclusion_date).date(),
+                status=STATUS.get(str(last_status.get(row.participant_id)), "active")
+                if pd.Timestamp(row.inclusion_date).date() <= today else "active",
+                language="fr" if rng.random() < 0.85 else "en",
+                baseline={"sex": str(row.sex), "cancer_site": str(row.cancer_site), "stage": str(row.stage),
+                          "proxy": str(row.respondent_type) == "proxy"},
+            )
+            for i, row in enumerate(cohort.itertuples(index=False))
+        ]
+        session.add_all(people)
+        session.flush()
+        ids = {int(pid): p.id for pid, p in zip(cohort["participant_id"], people, strict=True)}
+        rows = _responses(chunk.answers, chunk.assessments, ids, today)
+        if rows:
+            session.execute(insert(Response), rows)
+        responses = len(rows)
+        audit.record(session, actor=ACTOR, action="participant.bulk_create", object_type="study",
+                     object_id=study.code, after={"participants": len(people), "responses": responses,
+                                                  "seed": seed})
+    count = session.execute(
+        select(func.count(Participant.id)).where(Participant.study_id == study.id)).scalar_one()
     first = session.execute(
-        select(Participant)
-        .where(Participant.study_id == study.id, Participant.respondent_type == "patient")
-        .order_by(Participant.id).limit(1)
+        select(Participant).where(Participant.study_id == study.id, Participant.status == "active")
+        .order_by(Participant.inclusion_date.desc()).limit(1)
     ).scalar_one()
     token = issue_access_token(session, first, actor=ACTOR, key=key)
-    return DemoSummary(created, count, first.pseudonym, token)
+    return DemoSummary(created, int(count), responses, first.pseudonym, token)

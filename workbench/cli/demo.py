@@ -36,7 +36,8 @@ def _demo(args: argparse.Namespace) -> int:
                             key=load_or_create_key(cfg.secret_key_file))
     if not args.quiet:
         created = ", ".join(summary.created_accounts) or "none (already seeded)"
-        print(f"demo data ready: {summary.participants} participants; accounts created: {created}")
+        print(f"demo data ready: {summary.participants} participants, {summary.responses} new "
+              f"questionnaire responses; accounts created: {created}")
         print(f"demo accounts (password for all: {DEMO_PASSWORD}):")
         for username, _name, roles in DEMO_ACCOUNTS:
             print(f"  {username:<18} {', '.join(roles)}")
