@@ -25,7 +25,7 @@ REFERENCE = {scale: (mean, sd) for scale, mean, sd in QLQ_C30_REFERENCE}
 def test_baseline_scores_match_reference_values(scored: pd.DataFrame, scale: str) -> None:
     baseline = scored.loc[scored["timepoint"] == "BL", scale].dropna()
     mean, sd = REFERENCE[scale]
-    assert len(baseline) > 0.95 * COHORT_N
+    assert len(baseline) > 0.95 * 0.92 * COHORT_N  # patients only: carers have no QLQ-C30
     assert abs(baseline.mean() - mean) < (2.5 if scale == "QL2" else 3.0), baseline.mean()
     assert abs(baseline.std() - sd) < 4.0, baseline.std()
 
@@ -49,7 +49,11 @@ def test_answers_only_for_completed_assessments(cohort: CohortChunk) -> None:
     assert (status[cohort.answers["assessment_id"].unique()] == "completed").all()
     completed = set(status[status == "completed"].index)
     assert completed == set(cohort.answers["assessment_id"])
-    missing_share = 1 - len(cohort.answers) / (len(completed) * 46)
+    carers = set(cohort.participants.loc[cohort.participants["respondent_type"] == "carer",
+                                         "participant_id"])
+    n_carer = sum(aid // 100 in carers for aid in completed)
+    expected = (len(completed) - n_carer) * 46 + n_carer * 16  # carers: PHQ-9 + GAD-7 only
+    missing_share = 1 - len(cohort.answers) / expected
     assert 0.005 < missing_share < 0.02  # item non-response at the specified 1 %
 
 
@@ -70,7 +74,8 @@ def test_scales_correlate_in_the_expected_directions(scored: pd.DataFrame) -> No
 
 
 def test_case_mix_is_plausible(cohort: CohortChunk) -> None:
-    people = cohort.participants
+    assert 0.06 < (cohort.participants["respondent_type"] == "carer").mean() < 0.10
+    people = cohort.participants[cohort.participants["respondent_type"] == "patient"]
     share = people["cancer_site"].value_counts(normalize=True)
     assert share.index[0] == "breast" and 0.26 < share["breast"] < 0.34
     by_site_sex = pd.crosstab(people["cancer_site"], people["sex"], normalize="index")
@@ -79,6 +84,7 @@ def test_case_mix_is_plausible(cohort: CohortChunk) -> None:
     assert people["age_at_inclusion"].between(18, 95).all()
     assert 55 < people["age_at_inclusion"].mean() < 68
     assert abs((people["arm"] == "intervention").mean() - 0.5) < 0.03
+    assert 0.02 < people["proxy_completion"].mean() < 0.10
     assert (people["diagnosis_date"] < people["inclusion_date"]).all()
     assert (people["inclusion_date"].dt.year - people["birth_year"]).between(18, 96).all()
     assert people["icd10"][people["cancer_site"] == "lung"].eq("C34").all()
@@ -95,8 +101,10 @@ def test_treatments_are_consistent(cohort: CohortChunk) -> None:
     assert hormone.get("breast", 0) + hormone.get("prostate", 0) > 0.95
     assert not t.duplicated(["participant_id", "treatment"]).any()
     chemo = t[t["treatment"] == "chemotherapy"]
+    patients = cohort.participants[cohort.participants["respondent_type"] == "patient"]
     assert (chemo["cancer_site"] == "haematological").sum() > 0.8 * (
-        cohort.participants["cancer_site"] == "haematological").sum()
+        patients["cancer_site"] == "haematological").sum()
+    assert (t["respondent_type"] == "patient").all()
 
 
 def test_visits_fall_in_their_windows_and_status_is_monotone(cohort: CohortChunk) -> None:
@@ -113,7 +121,7 @@ def test_visits_fall_in_their_windows_and_status_is_monotone(cohort: CohortChunk
 
 
 def test_death_follows_stage(cohort: CohortChunk) -> None:
-    people = cohort.participants
+    people = cohort.participants[cohort.participants["respondent_type"] == "patient"]
     died = people.groupby("stage", observed=True)["death_date"].apply(lambda s: s.notna().mean())
     assert died["I"] < died["II"] < died["III"] < died["IV"]
     assert died["IV"] > 0.35 and died["I"] < 0.08
@@ -127,6 +135,7 @@ def test_death_follows_stage(cohort: CohortChunk) -> None:
 def test_dropout_is_informative(cohort: CohortChunk, scored: pd.DataFrame) -> None:
     baseline = scored[scored["timepoint"] == "BL"].set_index("participant_id")["QL2"]
     dropped = cohort.participants.set_index("participant_id")["dropout_date"].notna()
+    dropped = dropped[baseline.index]
     gap = baseline[~dropped].mean() - baseline[dropped].mean()
     assert gap > 4, gap
     # At the visit where people drop out, their (unobserved) true QoL is worse than that of
@@ -178,3 +187,23 @@ def test_phq9_and_gad7_are_plausible(cohort: CohortChunk, scored: pd.DataFrame,
     assert 0.02 < (item9 > 0).mean() < 0.12
     ef = scored.set_index("assessment_id")["EF"]
     assert phq.corr(ef) < -0.4 and gad.corr(ef) < -0.4 and phq.corr(gad) > 0.5
+
+
+def test_carers_answer_their_own_questionnaires(cohort: CohortChunk,
+                                                pro_totals: Callable[..., pd.Series]) -> None:
+    people = cohort.participants
+    carers = people[people["respondent_type"] == "carer"]
+    answers = cohort.answers[cohort.answers["participant_id"].isin(carers["participant_id"])]
+    assert set(answers["instrument"]) == {"PHQ-9", "GAD-7"}
+    assert not cohort.treatments["participant_id"].isin(carers["participant_id"]).any()
+    assert carers["death_date"].isna().all() and not carers["proxy_completion"].any()
+    assert 0.55 < (carers["sex"] == "F").mean() < 0.75
+    assert cohort.truth[cohort.truth["participant_id"].isin(carers["participant_id"])][
+        "QL2"].isna().all()
+    # relatives of stage IV patients are more anxious than those of stage I patients
+    gad = pro_totals(cohort.answers, "GAD-7", 7)
+    frame = gad.rename("gad").reset_index()
+    frame["participant_id"] = frame["assessment_id"] // 100
+    frame = frame.merge(carers[["participant_id", "stage"]], on="participant_id")
+    by_stage = frame.groupby("stage", observed=True)["gad"].mean()
+    assert by_stage["IV"] > by_stage["I"] + 0.5

@@ -176,7 +176,8 @@ def _participants(spec: CohortSpec, people: People, follow: FollowUp) -> Columns
         "participant_key": np.array(participant_keys(ids), dtype=object),
         "centre": _cat(people.centre, spec.centre_codes),
         "arm": _cat(people.arm, spec.arm_names),
-        "respondent_type": _cat(people.proxy.astype(np.int8), ("patient", "proxy")),
+        "respondent_type": _cat(people.carer.astype(np.int8), ("patient", "carer")),
+        "proxy_completion": people.proxy,
         "sex": _cat(np.where(people.female, 0, 1), ("F", "M")),
         "birth_year": people.birth_year.astype(np.int16),
         "age_at_inclusion": people.age,
@@ -255,6 +256,7 @@ def _truth(spec: CohortSpec, cal: Calibration, people: People, follow: FollowUp)
     n, k = follow.status.shape
     scores = np.clip(true_scores(follow.true_y.reshape(n * k, -1), cal), 0, 100)
     scores[follow.status.ravel() == 3] = np.nan  # the dead have no quality of life to measure
+    scores[np.repeat(people.carer, k)] = np.nan  # carers do not answer the QLQ-C30
     tp = np.tile(np.arange(k), n)
     ids = np.repeat(people.ids, k)
     table: Columns = {

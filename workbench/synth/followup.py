@@ -132,15 +132,17 @@ def follow_up(spec: CohortSpec, cal: Calibration, people: People,
     years = days / _YEAR
 
     mean_c, var_c = health_moments(spec)
-    fixed = np.array(spec.stage_health_shift)[people.stage] + _AGE_EFFECT * (people.age - 62)
+    carer = people.carer
+    stage_shift = np.where(carer, mean_c, np.array(spec.stage_health_shift)[people.stage])
+    fixed = stage_shift + _AGE_EFFECT * (people.age - 62)
     h0 = (fixed + rng.standard_normal(n) - mean_c) / np.sqrt(var_c + 1.0)
     slope = spec.mean_slope_per_year + spec.slope_sd_per_year * rng.standard_normal(n)
-    decline = np.array(spec.stage_annual_decline)[people.stage]
+    decline = np.where(carer, 0.0, np.array(spec.stage_annual_decline)[people.stage])
 
     # Death: stage hazard × site factor × worse baseline health; NaN = alive at end of follow-up.
     base = -np.log1p(-np.array(spec.stage_annual_mortality))[people.stage]
     factor = np.array([s.mortality_factor for s in spec.cancer_sites])[people.site]
-    hazard = base * factor * np.exp(-_HEALTH_HAZARD * h0) / _YEAR
+    hazard = np.where(carer, 0.0, base * factor * np.exp(-_HEALTH_HAZARD * h0) / _YEAR)
     with np.errstate(divide="ignore"):
         death = np.ceil(rng.exponential(1.0, n) / hazard)
     horizon = spec.schedule[-1].day + spec.schedule[-1].window_after
@@ -170,15 +172,22 @@ def follow_up(spec: CohortSpec, cal: Calibration, people: People,
     e = rng.standard_normal((n, k, 2))[done]
     w_done = np.broadcast_to(w[:, None, :], (n, k, 2))[done]
     ef = y_done[:, _EF]
-    distress = -0.8 * ef + 0.6 * (0.77 * w_done[:, 0] + 0.63 * e[:, 0])
-    anxiety = -0.7 * ef + 0.714 * (0.45 * w_done[:, 0] + 0.6 * w_done[:, 1] + 0.66 * e[:, 1])
+    # Carers worry more the more advanced their relative's cancer is.
+    carer_done = np.broadcast_to(carer[:, None], (n, k))[done]
+    worry = np.where(carer_done,
+                     np.array(spec.carer_distress_by_stage)[people.stage][:, None]
+                     .repeat(k, axis=1)[done], 0.0)
+    distress = -0.8 * ef + 0.6 * (0.77 * w_done[:, 0] + 0.63 * e[:, 0]) + worry
+    anxiety = (-0.7 * ef + 0.714 * (0.45 * w_done[:, 0] + 0.6 * w_done[:, 1] + 0.66 * e[:, 1])
+               + worry)
     qlq = qlq_c30_items(y_done, cal, rng)
     phq = phq9_items(distress, cal, rng)
     gad = gad7_items(anxiety, cal, rng)
     p = spec.item_nonresponse
+    qlq_answered = rng.random(qlq.shape, dtype=np.float32) >= p
+    qlq_answered[carer_done] = False  # the QLQ-C30 is a patient questionnaire
     return FollowUp(
-        days, status, death, dropout, y, qlq, phq, gad,
-        rng.random(qlq.shape, dtype=np.float32) >= p,
+        days, status, death, dropout, y, qlq, phq, gad, qlq_answered,
         rng.random(phq.shape, dtype=np.float32) >= p,
         rng.random(gad.shape, dtype=np.float32) >= p,
     )

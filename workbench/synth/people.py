@@ -36,7 +36,8 @@ class People:
     icd10: np.ndarray
     stage: np.ndarray
     female: np.ndarray
-    proxy: np.ndarray
+    proxy: np.ndarray  # a patient whose forms a proxy completes
+    carer: np.ndarray  # a family carer taking part in their own right (site/stage: the patient's)
     age: np.ndarray
     inclusion: np.ndarray  # datetime64[D]
     birth: np.ndarray  # datetime64[D]; exact date goes to the trusted party only
@@ -75,12 +76,15 @@ def draw_people(spec: CohortSpec, ids: np.ndarray, rng: np.random.Generator) -> 
             icd_table[row, codes.index(code)] = weight
     icd10 = _conditional(rng, icd_table, site)
 
-    female = rng.random(n) < np.array([s.female_prob for s in sites])[site]
-    age_mean = np.array([s.age_mean for s in sites])[site]
-    age_sd = np.array([s.age_sd for s in sites])[site]
+    carer = rng.random(n) < spec.carer_share
+    female_p = np.where(carer, spec.carer_female_prob,
+                        np.array([s.female_prob for s in sites])[site])
+    female = rng.random(n) < female_p
+    age_mean = np.where(carer, spec.carer_age[0], np.array([s.age_mean for s in sites])[site])
+    age_sd = np.where(carer, spec.carer_age[1], np.array([s.age_sd for s in sites])[site])
     age = np.clip(np.rint(rng.normal(age_mean, age_sd)), 18, 95).astype(np.int16)
     proxy_p = np.array(spec.proxy_prob)[stage] * np.where(age >= 80, 2.0, 1.0)
-    proxy = rng.random(n) < proxy_p
+    proxy = (rng.random(n) < proxy_p) & ~carer
 
     start = np.datetime64(spec.recruitment_start, "D")
     inclusion = start + rng.integers(0, spec.recruitment_days, n).astype("timedelta64[D]")
@@ -89,9 +93,9 @@ def draw_people(spec: CohortSpec, ids: np.ndarray, rng: np.random.Generator) -> 
     diagnosis = inclusion - (7 + np.rint(rng.gamma(2.0, 15.0, n))).astype("timedelta64[D]")
 
     given_p = np.array([s.treatment_probs for s in sites])[site] * _STAGE_TREATMENT[stage]
-    given = rng.random((n, len(TREATMENTS))) < np.minimum(given_p, 0.97)
+    given = (rng.random((n, len(TREATMENTS))) < np.minimum(given_p, 0.97)) & ~carer[:, None]
     t_start, t_end = _treatment_days(rng, given)
-    return People(ids, centre, arm, site, icd10, stage, female, proxy, age, inclusion, birth,
+    return People(ids, centre, arm, site, icd10, stage, female, proxy, carer, age, inclusion, birth,
                   diagnosis, t_start, t_end)
 
 

@@ -66,6 +66,10 @@ class CohortSpec:
     stage_annual_decline: tuple[float, float, float, float] = (0.0, 0.0, -0.10, -0.35)
     proxy_prob: tuple[float, float, float, float] = (0.03, 0.03, 0.05, 0.12)
     proxy_shift: float = -0.15
+    carer_share: float = 0.08
+    carer_female_prob: float = 0.65
+    carer_age: tuple[float, float] = (58.0, 13.0)
+    carer_distress_by_stage: tuple[float, float, float, float] = (0.2, 0.3, 0.4, 0.5)
     recruitment_start: date = date(2024, 1, 8)
     recruitment_days: int = 730
     schedule: tuple[TimePoint, ...] = DEFAULT_SCHEDULE
@@ -101,11 +105,14 @@ class CohortSpec:
                 raise ValidationError("female_prob, age_sd or mortality_factor out of range",
                                       where=where)
         self._check_schedule()
-        for name in ("dropout_per_visit", "missed_baseline", "missed_visit", "item_nonresponse"):
+        for name in ("dropout_per_visit", "missed_baseline", "missed_visit", "item_nonresponse",
+                     "carer_share", "carer_female_prob"):
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ValidationError(f"must be in [0, 1), got {value}", where=f"CohortSpec.{name}")
         _check_probs(self.proxy_prob, "CohortSpec.proxy_prob")
+        if self.carer_age[1] <= 0:
+            raise ValidationError("the age SD must be positive", where="CohortSpec.carer_age")
         _check_probs(self.stage_annual_mortality, "CohortSpec.stage_annual_mortality", upper=0.99)
         if self.dropout_odds_ratio_per_sd <= 0:
             raise ValidationError("must be positive", where="CohortSpec.dropout_odds_ratio_per_sd")
