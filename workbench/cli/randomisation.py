@@ -14,8 +14,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbench.cli._common import add_command
+from workbench.cli._common import add_command, settings, store_session
 from workbench.errors import ConflictError, ValidationError
+from workbench.keys import load_or_create_key
 from workbench.randomisation import (
     AllocationRecord,
     Commitment,
@@ -25,6 +26,7 @@ from workbench.randomisation import (
     verify,
     view_allocation,
 )
+from workbench.randomisation.store import verify_study
 
 
 def _read(path: str, what: str) -> str:
@@ -127,7 +129,16 @@ def _correct(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    report = verify(_design(args.design), _commitment(args.commitment), _log(args.log), head=args.head)
+    if len(args.target) == 1:  # a study code: everything comes from the store
+        cfg = settings()
+        with store_session(cfg) as session:
+            report = verify_study(session, args.target[0].upper(),
+                                  key=load_or_create_key(cfg.secret_key_file))
+    elif len(args.target) == 3:
+        design, commitment, log = args.target
+        report = verify(_design(design), _commitment(commitment), _log(log), head=args.head)
+    else:
+        raise ValidationError("give a STUDY code, or DESIGN COMMITMENT LOG files", where="verify")
     if not report.ok:
         raise ConflictError(str(report))
     print(report)
@@ -157,8 +168,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--level", action="append", default=[], help="FACTOR=LEVEL, every factor (repeat)")
     p.add_argument("--reason", required=True)
     p.add_argument("--actor", required=True)
-    p = add_command(sub, "verify", _verify, "check a log against the design and its commitment")
-    p.add_argument("design")
-    p.add_argument("commitment")
-    p.add_argument("log")
+    p = add_command(sub, "verify", _verify,
+                    "recompute the list from the committed parameters and check every allocation "
+                    "(STUDY from the store, or DESIGN COMMITMENT LOG files)")
+    p.add_argument("target", nargs="+", metavar="STUDY | DESIGN COMMITMENT LOG")
     p.add_argument("--head", help="hash of the newest record, kept elsewhere (detects truncation)")

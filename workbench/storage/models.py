@@ -11,10 +11,11 @@ from workbench.participants import models as _participants
 from workbench.participants import rights as _rights
 from workbench.portal import models as _portal
 from workbench.qualitative import models as _qualitative
+from workbench.randomisation import store as _randomisation
 from workbench.storage.base import Base
 from workbench.studies import models as _studies
 
 __all__ = ["metadata"]
 
-_MODULES = (_audit, _accounts, _mail, _studies, _participants, _consent, _governance, _rights, _qualitative, _portal)
+_MODULES = (_audit, _accounts, _mail, _studies, _participants, _consent, _governance, _rights, _qualitative, _portal, _randomisation)
 metadata = Base.metadata
