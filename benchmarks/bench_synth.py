@@ -110,16 +110,22 @@ def main() -> int:
     sizes = [5_000] if args.quick else [100_000] + ([1_000_000] if args.full else [])
     chunk_size = 5_000 if args.quick else 20_000
 
-    start = time.perf_counter()
-    naive_rows = len(naive_cohort(naive_n, 1, spec))
-    naive_rate = naive_rows / (time.perf_counter() - start)
+    def naive_rate() -> float:
+        start = time.perf_counter()
+        rows = len(naive_cohort(naive_n, 1, spec))
+        return rows / (time.perf_counter() - start)
 
+    # The machine is shared: time the loop before and after, keep its best (a fairer baseline).
+    baseline = naive_rate()
+    results = []
     for n in sizes:
         start = time.perf_counter()
         answers, total, peak_mb = vectorised(n, 1, spec, chunk_size)
-        seconds = time.perf_counter() - start
+        results.append((n, answers, total, peak_mb, time.perf_counter() - start))
+    baseline = max(baseline, naive_rate())
+    for n, answers, total, peak_mb, seconds in results:
         report(f"synth answer rows/s, {n:,} participants", answers / seconds, "rows/s",
-               baseline=naive_rate, baseline_name=f"per-participant loop ({naive_n:,})",
+               baseline=baseline, baseline_name=f"per-participant loop ({naive_n:,}, best of 2)",
                target="≥ 20x the loop", answer_rows=answers, all_rows=total,
                seconds=round(seconds, 2), peak_rss_mb=round(peak_mb), chunk_size=chunk_size)
     return 0

@@ -15,4 +15,4 @@ def test_bench_synth_quick_runs() -> None:
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip().splitlines()[-1]
     assert line.startswith("synth answer rows/s, 5,000 participants:")
-    assert "baseline per-participant loop (200)" in line and "ratio" in line
+    assert "baseline per-participant loop (200, best of 2)" in line and "ratio" in line
