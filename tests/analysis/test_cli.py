@@ -36,3 +36,15 @@ def test_survival_command_user_errors(freireich: pd.DataFrame, tmp_path: Path,
     assert main(["survival", str(tmp_path / "nope.csv"), "--time", "t", "--event", "e",
                  "--group", "g"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_survival_command_stratified(freireich: pd.DataFrame, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "strata.csv"
+    freireich.assign(site=["north", "south"] * 21).to_csv(path, index=False)
+    code = main(["survival", str(path), "--time", "weeks", "--event", "relapse", "--group", "arm",
+                 "--strata", "site", "--transform", "log-log"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Log-rank test, stratified by site: chi-square" in out
+    assert "log-log transform" in out and "Proportional hazards check" in out
