@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.errors import ValidationError
 from workbench.synth import BLOCK_SIZE, CohortChunk, CohortSpec, TimePoint, generate_cohort
@@ -120,3 +122,13 @@ def test_editing_a_chunk_does_not_leak_into_the_next() -> None:
         assert chunk.answers.equals(untouched[index])
         chunk.answers["value"] = 0  # a caller scribbling on its chunk
         chunk.participants.loc[:, "birth_year"] = 1900
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 2 * BLOCK_SIZE + 10), chunk_size=st.integers(60, 3 * BLOCK_SIZE))
+def test_chunking_never_changes_the_data(n: int, chunk_size: int) -> None:
+    whole = _frames(n, n, seed=21)
+    chunked = _frames(n, chunk_size, seed=21)
+    assert len(whole["participants"]) == n
+    for name, frame in whole.items():
+        assert_same(chunked[name], frame, name)
