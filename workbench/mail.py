@@ -22,7 +22,9 @@ from workbench.storage.base import Base, UTCDateTime, utcnow
 __all__ = ["MAX_ATTEMPTS", "OutboxMessage", "queue_email", "send_pending"]
 
 MAX_ATTEMPTS = 5
-Resolver = Callable[[list[str]], dict[str, str]]
+# (pseudonym, domain, purpose) triples → {(pseudonym, domain): address}
+Recipient = tuple[str, str, str]
+Resolver = Callable[[list[Recipient]], dict[tuple[str, str], str]]
 
 
 class OutboxMessage(Base):
@@ -31,6 +33,10 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     to_address: Mapped[str | None] = mapped_column(String(320))
     recipient_pseudonym: Mapped[str | None] = mapped_column(String(32))
+    # Where the pseudonym lives ("study:CODE") and why we write: the trusted party checks the
+    # person's opt-ins for that purpose before giving an address.
+    recipient_domain: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(300), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
@@ -42,17 +48,22 @@ class OutboxMessage(Base):
 
 def queue_email(
     session: Session, *, subject: str, body: str, to: str | None = None,
-    pseudonym: str | None = None, dedupe_key: str | None = None,
+    pseudonym: str | None = None, domain: str | None = None, purpose: str | None = None,
+    dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue one message; a repeated ``dedupe_key`` is a no-op (reminders are not sent twice)."""
     if (to is None) == (pseudonym is None):
         raise ValidationError("give exactly one of an address (staff) or a pseudonym", where="recipient")
+    if pseudonym is not None and not (domain and purpose):
+        raise ValidationError("a pseudonym needs its domain and the purpose of the message",
+                              where="recipient")
     if dedupe_key and session.execute(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
     ).first():
         return None
     message = OutboxMessage(
-        to_address=to, recipient_pseudonym=pseudonym, subject=subject, body=body, dedupe_key=dedupe_key
+        to_address=to, recipient_pseudonym=pseudonym, recipient_domain=domain, purpose=purpose,
+        subject=subject, body=body, dedupe_key=dedupe_key,
     )
     session.add(message)
     session.flush()
@@ -73,12 +84,16 @@ def send_pending(
     )
     if not pending:
         return 0
-    pseudonyms = [m.recipient_pseudonym for m in pending if m.recipient_pseudonym]
-    addresses = resolve(pseudonyms) if (pseudonyms and resolve) else {}
+    wanted = sorted({(m.recipient_pseudonym, m.recipient_domain or "", m.purpose or "")
+                     for m in pending if m.recipient_pseudonym})
+    addresses = resolve(wanted) if (wanted and resolve) else {}
     sent = 0
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
         for message in pending:
-            to = message.to_address or addresses.get(message.recipient_pseudonym or "")
+            if message.to_address is None and resolve is None:
+                continue  # participant mail waits for a trusted-party resolver; no attempt spent
+            to = message.to_address or addresses.get(
+                (message.recipient_pseudonym or "", message.recipient_domain or ""))
             message.attempts += 1
             if not to:
                 message.last_error = "no address for this recipient (opted out or unknown)"

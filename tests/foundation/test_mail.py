@@ -46,12 +46,14 @@ def test_queued_mail_is_sent_once(engine: Engine, tmp_path: Path, smtp: tuple[_I
     cfg = Settings(home=tmp_path, smtp_port=port)
     with session_scope(engine) as s:
         queue_email(s, to="lea@example.org", subject="Réinitialisation", body="Lien : https://x/y")
-        queue_email(s, pseudonym="P-ABCDEFGH", subject="Questionnaire", body="À remplir",
+        queue_email(s, pseudonym="P-ABCDEFGH", domain="study:S", purpose="study_reminder",
+                    subject="Questionnaire", body="À remplir",
                     dedupe_key="remind:P-ABCDEFGH:W06:1")
-        assert queue_email(s, pseudonym="P-ABCDEFGH", subject="again", body="x",
+        assert queue_email(s, pseudonym="P-ABCDEFGH", domain="study:S", purpose="study_reminder",
+                           subject="again", body="x",
                            dedupe_key="remind:P-ABCDEFGH:W06:1") is None
     with session_scope(engine) as s:
-        sent = send_pending(s, cfg, resolve=lambda ps: {p: "patient@example.org" for p in ps})
+        sent = send_pending(s, cfg, resolve=lambda rs: {(p, d): "patient@example.org" for p, d, _ in rs})
     assert sent == 2
     assert sorted(r[0][0] for r in inbox.messages) == ["lea@example.org", "patient@example.org"]
     subjects = {message_from_bytes(raw)["Subject"] for _, raw in inbox.messages}
@@ -74,3 +76,38 @@ def test_unreachable_smtp_keeps_the_mail(engine: Engine, tmp_path: Path) -> None
 def test_recipient_must_be_address_or_pseudonym(engine: Engine) -> None:
     with session_scope(engine) as s, pytest.raises(ValidationError, match="exactly one"):
         queue_email(s, subject="s", body="b")
+
+
+def test_participant_address_comes_from_the_trusted_party(engine: Engine, tmp_path: Path,
+                                                           smtp: tuple[_Inbox, int]) -> None:
+    from datetime import date
+
+    from workbench.contact import trusted_party_resolver
+    from workbench.trusted_party import ContactPreferences, Identity, init_store, open_trusted_party
+
+    inbox, port = smtp
+    cfg = Settings(home=tmp_path, smtp_port=port)
+    assert init_store(cfg, actor="ops")
+    tp = open_trusted_party(cfg)
+    try:
+        reg = tp.register_person(Identity("Marie", "Dupont", date(1956, 2, 14), "F",
+                                          email="marie.dupont@example.org",
+                                          contact=ContactPreferences(email=True)), actor="ops")
+        opted_out = tp.register_person(Identity("Jean", "Martin", date(1950, 1, 1), "M",
+                                                email="jean@example.org",
+                                                contact=ContactPreferences(email=False)), actor="ops")
+        code = tp.pseudonym(reg.person, "study:S1", actor="ops")
+        silent = tp.pseudonym(opted_out.person, "study:S1", actor="ops")
+        with session_scope(engine) as s:
+            for p in (code, silent):
+                queue_email(s, pseudonym=p, domain="study:S1", purpose="study_reminder",
+                            subject="Rappel", body="Questionnaire")
+            assert s.execute(select(OutboxMessage.to_address)).scalars().all() == [None, None]
+        with session_scope(engine) as s:
+            assert send_pending(s, cfg, resolve=trusted_party_resolver(tp, actor="mail")) == 1
+        assert [r[0] for r in inbox.messages] == [["marie.dupont@example.org"]]
+        with session_scope(engine) as s:
+            left = s.execute(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))).scalar_one()
+            assert left.recipient_pseudonym == silent and "no address" in (left.last_error or "")
+    finally:
+        tp.close()

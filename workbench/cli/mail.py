@@ -6,15 +6,30 @@ import argparse
 import time
 
 from workbench.cli._common import add_command, settings, store_session
+from workbench.contact import trusted_party_resolver
+from workbench.errors import WorkbenchError
 from workbench.keys import load_or_create_key
-from workbench.mail import send_pending
+from workbench.mail import Resolver, send_pending
 from workbench.participants.reminders import queue_reminders
+from workbench.settings import Settings
+from workbench.trusted_party import open_trusted_party
+
+
+def _resolver(cfg: Settings) -> Resolver | None:
+    """The trusted party's address lookup, or None where it is not set up (staff mail still goes)."""
+    try:
+        tp = open_trusted_party(cfg)
+    except WorkbenchError as exc:
+        print(f"participant mail stays queued: {exc}")
+        return None
+    return trusted_party_resolver(tp, actor="mail-worker")
 
 
 def _send(args: argparse.Namespace) -> int:
     cfg = settings()
+    resolve = _resolver(cfg)
     with store_session(cfg) as session:
-        sent = send_pending(session, cfg)
+        sent = send_pending(session, cfg, resolve=resolve)
     print(f"sent {sent} message(s)")
     return 0
 
@@ -30,10 +45,11 @@ def _remind(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     cfg = settings()
+    resolve = _resolver(cfg)
     while True:
         try:
             with store_session(cfg) as session:
-                send_pending(session, cfg)
+                send_pending(session, cfg, resolve=resolve)
         except OSError as exc:  # SMTP server down: keep the mail queued and try again later
             print(f"mail worker: SMTP unavailable ({exc}); will retry", flush=True)
         time.sleep(args.interval)

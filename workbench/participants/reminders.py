@@ -73,7 +73,8 @@ def queue_reminders(session: Session, *, key: bytes, public_url: str, today: dat
                 subject, body = TEXT.get(participant.language, TEXT["en"])
                 link = participant_link(public_url, _ensure_link(session, participant, key))
                 message = queue_email(
-                    session, pseudonym=participant.pseudonym,
+                    session, pseudonym=participant.pseudonym, domain=f"study:{study.code}",
+                    purpose="study_reminder",
                     dedupe_key=f"{kind}:{participant.pseudonym}:{code}",
                     subject=subject.format(label=event.label),
                     body=body.format(study=study.code, label=event.label, closes=closes, link=link),

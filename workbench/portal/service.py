@@ -171,7 +171,10 @@ def queue_appointment_reminders(session: Session, *, now: datetime | None = None
         subject = "Rappel : votre entretien" if fr else "Reminder: your interview"
         body = (f"Votre entretien a lieu le {when}. Lien : {appointment.video_url}" if fr
                 else f"Your interview is on {when}. Link: {appointment.video_url}")
-        message = queue_email(session, pseudonym=participant.pseudonym, subject=subject, body=body,
+        study = session.get(Study, participant.study_id)
+        assert study is not None
+        message = queue_email(session, pseudonym=participant.pseudonym, domain=f"study:{study.code}",
+                              purpose="study_reminder", subject=subject, body=body,
                               dedupe_key=f"appt:{appointment.id}:participant")
         queued += message is not None
         staff = session.execute(select(User).where(User.username == appointment.interviewer)).scalar_one_or_none()
