@@ -37,6 +37,8 @@ def test_vectorised_codes_match_the_reference() -> None:
     uids = [secrets.token_hex(16) for _ in range(500)]
     assert compute_pseudonyms(key, uids) == [reference(key, u) for u in uids]
     assert compute_pseudonyms(key, []) == []
+    long_key = secrets.token_bytes(100)  # longer than SHA-256's block: hashed first (RFC 2104)
+    assert compute_pseudonyms(long_key, uids[:20]) == [reference(long_key, u) for u in uids[:20]]
 
 
 def test_same_person_differs_across_keys_and_is_stable_within_one() -> None:

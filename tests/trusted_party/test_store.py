@@ -23,11 +23,13 @@ from workbench.trusted_party import (
     ContactPreferences,
     TrustedParty,
     create_master_key,
+    format_pseudonym,
     init_store,
     open_trusted_party,
     rotate_master_key,
     verify_store,
 )
+from workbench.trusted_party import domains as domains_module
 from workbench.trusted_party.schema import identities, pseudonyms, store_info
 
 
@@ -246,3 +248,22 @@ def test_closing_a_project_domain_destroys_its_key(tp: TrustedParty, make_person
     with pytest.raises(ValidationError, match="domain"):
         tp.pseudonym(p, "hospital", actor="x")
     assert verify_store(tp).ok
+
+
+def test_whole_domain_scan_gives_the_same_answers_as_chunked_lookups(
+        tp: TrustedParty, make_person, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person(f"Nom{i}", f"Prénom{i}", date(1940 + i, 3, 3)) for i in range(30)],
+        actor="i")]
+    study = tp.pseudonyms(people, "study:S1", actor="dm")
+    tp.set_opposition(study[4], "study:S1", opposed=True, actor="dpo", reason="letter")
+    asked = [*study[:20], "0000000000000", study[25].lower(), format_pseudonym(study[26])]
+    chunked = tp.translate(asked, "study:S1", "warehouse", actor="d")
+    monkeypatch.setattr(domains_module, "CHUNK", 5)  # every request now counts as "large"
+    scanned = tp.translate(asked, "study:S1", "warehouse", actor="d")
+    assert scanned.pseudonyms == chunked.pseudonyms
+    assert (scanned.unknown, scanned.withheld_opposed) == (1, 1)
+    assert scanned.pseudonyms[-2:] == tp.pseudonyms(people[25:27], "warehouse", actor="x")
+    assert tp.opposed(study, "study:S1", actor="d") == [i == 4 for i in range(30)]
+    new = tp.translate(study, "study:S1", "warehouse", actor="d")
+    assert new.newly_issued == 8 and new.withheld_opposed == 1  # 30 - 21 issued - 1 opposed

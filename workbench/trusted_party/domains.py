@@ -12,9 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, func, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,46 +61,74 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def lookup_codes(session: Session, domain_id: int, codes: Iterable[str]) -> dict[str, Row[Any]]:
-    """Stored pseudonyms of a domain → (person_id, uid, opposed_warehouse), in chunks."""
-    wanted = sorted(set(codes))
+def _scan_whole_domain(session: Session, domain_id: int, wanted: int) -> bool:
+    """Large requests read the domain's whole mapping once instead of thousands of IN lists."""
+    if wanted <= CHUNK:
+        return False
+    size = session.execute(select(func.count()).select_from(pseudonyms)
+                           .where(pseudonyms.c.domain_id == domain_id)).scalar_one()
+    return wanted * 4 >= size
+
+
+def lookup_codes(session: Session, domain_id: int, codes: Iterable[str], *,
+                 target_id: int | None = None) -> dict[str, Row[Any]]:
+    """Stored pseudonyms of a domain → (pseudonym, id, uid, opposed_warehouse, target).
+
+    ``target`` is the person's pseudonym already issued in domain ``target_id`` (or None), so a
+    translation computes and stores only what is new.
+    """
+    wanted = set(codes)
+    target = pseudonyms.alias("target")
+    query = (select(pseudonyms.c.pseudonym, persons.c.id, persons.c.uid,
+                    persons.c.opposed_warehouse,
+                    (target.c.pseudonym if target_id is not None else null()).label("target"))
+             .join(persons, persons.c.id == pseudonyms.c.person_id)
+             .where(pseudonyms.c.domain_id == domain_id))
+    if target_id is not None:
+        query = query.outerjoin(target, (target.c.person_id == pseudonyms.c.person_id)
+                                & (target.c.domain_id == target_id))
+    if _scan_whole_domain(session, domain_id, len(wanted)):
+        return {row[0]: row for row in session.execute(query) if row[0] in wanted}
     found: dict[str, Row[Any]] = {}
-    for part in chunks(wanted):
-        rows = session.execute(
-            select(pseudonyms.c.pseudonym, persons.c.id, persons.c.uid, persons.c.opposed_warehouse)
-            .join(persons, persons.c.id == pseudonyms.c.person_id)
-            .where(pseudonyms.c.domain_id == domain_id, pseudonyms.c.pseudonym.in_(part))
-        ).all()
+    for part in chunks(sorted(wanted)):
+        rows = session.execute(query.where(pseudonyms.c.pseudonym.in_(part))).all()
         found.update((row[0], row) for row in rows)
     return found
 
 
 def existing_people(session: Session, domain_id: int, person_ids: Sequence[int]) -> set[int]:
+    """Which of these people already have a pseudonym in the domain."""
+    wanted = set(person_ids)
+    query = select(pseudonyms.c.person_id).where(pseudonyms.c.domain_id == domain_id)
+    if _scan_whole_domain(session, domain_id, len(wanted)):
+        return wanted.intersection(session.execute(query).scalars())
     have: set[int] = set()
-    for part in chunks(sorted(set(person_ids))):
-        have.update(session.execute(
-            select(pseudonyms.c.person_id).where(
-                pseudonyms.c.domain_id == domain_id, pseudonyms.c.person_id.in_(part))
-        ).scalars())
+    for part in chunks(sorted(wanted)):
+        have.update(session.execute(query.where(pseudonyms.c.person_id.in_(part))).scalars())
     return have
 
 
-def store_codes(session: Session, domain: Domain, pairs: Sequence[tuple[int, str]]) -> int:
-    """Record issued pseudonyms (idempotent per person); refuse a collision between two people."""
+def store_codes(session: Session, domain: Domain, pairs: Sequence[tuple[int, str]], *,
+                checked: bool = False) -> int:
+    """Record issued pseudonyms (idempotent per person); refuse a collision between two people.
+
+    ``checked``: the caller already knows none of these people has one in the domain.
+    """
     if not pairs:
         return 0
-    have = existing_people(session, domain.id, [p for p, _ in pairs])
-    rows = [{"domain_id": domain.id, "person_id": p, "pseudonym": c}
-            for p, c in dict(pairs).items() if p not in have]
+    have = set() if checked else existing_people(session, domain.id, [p for p, _ in pairs])
+    rows = [(domain.id, p, c) for p, c in dict(pairs).items() if p not in have]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(pseudonyms).on_conflict_do_nothing(index_elements=["domain_id", "person_id"])
+    # Straight to the driver: at 100,000 rows the ORM's per-row parameter handling dominates.
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {pseudonyms.name} (domain_id, person_id, pseudonym) "
+           f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT (domain_id, person_id) DO NOTHING")
+    connection = session.connection()
     try:
         with session.begin_nested():
             for part in chunks(rows, 20_000):
-                session.execute(stmt, list(part))
+                connection.exec_driver_sql(sql, list(part))
     except IntegrityError:
         raise ConflictError(
             f"two people received the same pseudonym in {domain.name}: nothing was issued; "

@@ -164,20 +164,25 @@ class TrustedParty:
             raise PermissionDenied(
                 f"translation {direction[0]} → {direction[1]} is not allowed "
                 "(only study → warehouse and warehouse → project)")
-        # Typed variants (case, dashes) are accepted; anything else simply is not found.
-        wanted_codes = [canonical(c) for c in codes]
+        codes = list(codes)
         with session_scope(self.engine) as s:
             src = self.domain(s, from_domain, actor=actor)
             dst = self.domain(s, to_domain, actor=actor)
-            known = lookup_codes(s, src.id, wanted_codes)
-            wanted = [r for r in known.values() if not r.opposed_warehouse]
-            targets = dict(zip((r.id for r in wanted),
-                               compute_pseudonyms(dst.key, [r.uid for r in wanted]), strict=True))
-            issued = store_codes(s, dst, list(targets.items()))
+            known = lookup_codes(s, src.id, codes, target_id=dst.id)
+            # Typed variants (case, dashes, O/I/L) are accepted; anything else is not found.
+            typed = {c: canonical(c) for c in codes if c not in known}
+            if typed:
+                known |= lookup_codes(s, src.id, typed.values(), target_id=dst.id)
+            fresh = [r for r in known.values() if not r.opposed_warehouse and r.target is None]
+            made = compute_pseudonyms(dst.key, [r.uid for r in fresh])
+            issued = store_codes(s, dst, [(r.id, c) for r, c in zip(fresh, made, strict=True)],
+                                 checked=True)
+            targets = {r.id: r.target for r in known.values() if r.target is not None}
+            targets.update((r.id, c) for r, c in zip(fresh, made, strict=True))
             out: list[str | None] = []
             unknown = withheld = 0
-            for code in wanted_codes:
-                row = known.get(code)
+            for code in codes:
+                row = known.get(code) or known.get(typed.get(code, ""))
                 if row is None:
                     unknown += 1
                     out.append(None)
@@ -188,7 +193,7 @@ class TrustedParty:
                     out.append(targets[row.id])
             audit.record(s, actor=actor, action="ttp.translate", object_type="domain",
                          object_id=f"{from_domain} -> {to_domain}", reason=reason,
-                         after={"requested": len(wanted_codes), "unknown": unknown,
+                         after={"requested": len(codes), "unknown": unknown,
                                 "withheld_opposed": withheld, "newly_issued": issued})
         return Translation(out, unknown, withheld, issued)
 
