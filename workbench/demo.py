@@ -2,8 +2,9 @@
 
 The cohort comes from the synthetic generator (arms, centres, follow-up with drop-out and deaths,
 item-level answers), shifted so that recruitment ends a month before today: dashboards then show a
-running study with its due, missed and submitted questionnaires. Idempotent: a second run adds
-nothing and only issues a fresh participant link to print.
+running study with its due, missed and submitted questionnaires. Its synthetic identities go to the
+trusted party only, which hands back the study-domain pseudonyms the operational store uses, as in
+production. Idempotent: a second run adds nothing and only issues a fresh participant link.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from workbench.studies import service as studies
 from workbench.studies.models import Study
 from workbench.studies.setup import add_arm, add_site, configure_study
 from workbench.synth import CohortSpec, generate_cohort
+from workbench.synth.identities import generate_identities
+from workbench.trusted_party import ContactPreferences, Identity, TrustedParty
 
 __all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "DEMO_STUDY", "DemoSummary", "seed_demo"]
 
@@ -31,6 +34,7 @@ DEMO_STUDY = "DEMO-QOL"
 ACTOR = "demo-seed"
 INSTRUMENTS = {"QLQ-C30": "qlq-c30", "PHQ-9": "phq-9", "GAD-7": "gad-7"}
 STATUS = {"dead": "deceased", "dropped_out": "lost_to_follow_up"}
+CARER_PREFIX = "C-"
 
 # username, display name, roles
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
@@ -88,6 +92,10 @@ def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Stu
         studies.add_event(session, study, tp.code, tp.label, tp.day, actor=ACTOR,
                           window_before=tp.window_before, window_after=tp.window_after,
                           instruments=list(INSTRUMENTS.values()))
+        # Family carers answer the distress questionnaires on their own schedule.
+        studies.add_event(session, study, CARER_PREFIX + tp.code, f"{tp.label} (carer / aidant)", tp.day,
+                          actor=ACTOR, window_before=tp.window_before, window_after=tp.window_after,
+                          instruments=["phq-9", "gad-7"], respondent_type="carer")
     studies.set_status(session, DEMO_STUDY, "active", actor=ACTOR, reason="demo data")
     carers = studies.create_study(
         session, "DEMO-CARE", "Family carers' experience of cancer care (demo, draft)",
@@ -98,16 +106,26 @@ def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Stu
     return study
 
 
+def _status_since(row: object, status: object, today: date) -> date | None:
+    column = {"dead": "death_date", "dropped_out": "dropout_date"}.get(str(status))
+    value = getattr(row, column) if column else None
+    if value is None or pd.isna(value):
+        return None
+    when = pd.Timestamp(value).date()
+    return when if when <= today else None
+
+
 def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict[int, int],
-               today: date) -> list[dict[str, object]]:
+               carers: set[int], today: date) -> list[dict[str, object]]:
     done = assessments[(assessments["status"] == "completed")
                        & (pd.to_datetime(assessments["visit_date"]).dt.date <= today)]
     answers = chunk_answers[chunk_answers["assessment_id"].isin(done["assessment_id"])]
     rows = []
     for (assessment, pid, timepoint, instrument), part in answers.groupby(
             ["assessment_id", "participant_id", "timepoint", "instrument"], sort=False):
+        event = (CARER_PREFIX if int(pid) in carers else "") + str(timepoint)
         rows.append({
-            "participant_id": ids[int(pid)], "event_code": str(timepoint),
+            "participant_id": ids[int(pid)], "event_code": event,
             "instrument_id": INSTRUMENTS[str(instrument)],
             "submission_key": f"demo-{int(assessment):08d}-{INSTRUMENTS[str(instrument)]}",
             "answers": {f"q{int(i)}": int(v) for i, v in zip(part["item"], part["value"], strict=True)},
@@ -115,7 +133,21 @@ def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict
     return rows
 
 
-def seed_demo(session: Session, *, participants: int = 2000, seed: int = 2026,
+def _pseudonyms(tp: TrustedParty, n: int, seed: int, spec: CohortSpec) -> dict[str, str]:
+    """Register the cohort's synthetic identities with the trusted party; key → study pseudonym."""
+    frame = next(iter(generate_identities(n, seed=seed, spec=spec, chunk_size=n)))
+    people = [
+        Identity(r.first_name, r.last_name, pd.Timestamp(r.birth_date).date(),
+                 r.sex if r.sex in ("M", "F") else "U", postcode=str(r.postcode), email=r.email,
+                 contact=ContactPreferences(email=True, results=True))
+        for r in frame.itertuples(index=False)
+    ]
+    registrations = tp.register_people(people, actor=ACTOR)
+    codes = tp.pseudonyms([r.person for r in registrations], f"study:{DEMO_STUDY}", actor=ACTOR)
+    return dict(zip(frame["participant_key"], codes, strict=True))
+
+
+def seed_demo(session: Session, tp: TrustedParty, *, participants: int = 2000, seed: int = 2026,
               today: date | None = None, key: bytes | None = None) -> DemoSummary:
     today = today or date.today()
     created = _seed_accounts(session)
@@ -127,25 +159,27 @@ def seed_demo(session: Session, *, participants: int = 2000, seed: int = 2026,
         cohort = chunk.participants
         study = _seed_study(session, spec, cohort)
         rng = np.random.default_rng(seed)
-        letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
-        codes = ["P-" + "".join(c) for c in rng.choice(letters, size=(len(cohort), 8))]
+        pseudonyms = _pseudonyms(tp, len(cohort), seed, spec)
         last_status = chunk.assessments.sort_values("day").groupby("participant_id")["status"].last()
         people = [
             Participant(
-                study_id=study.id, pseudonym=codes[i], respondent_type="patient", site=str(row.centre),
+                study_id=study.id, pseudonym=pseudonyms[row.participant_key],
+                respondent_type=str(row.respondent_type), site=str(row.centre),
                 arm=str(row.arm), inclusion_date=pd.Timestamp(row.inclusion_date).date(),
                 status=STATUS.get(str(last_status.get(row.participant_id)), "active")
-                if pd.Timestamp(row.inclusion_date).date() <= today else "active",
+                if _status_since(row, last_status.get(row.participant_id), today) else "active",
+                status_since=_status_since(row, last_status.get(row.participant_id), today),
                 language="fr" if rng.random() < 0.85 else "en",
                 baseline={"sex": str(row.sex), "cancer_site": str(row.cancer_site), "stage": str(row.stage),
-                          "proxy": str(row.respondent_type) == "proxy"},
+                          "proxy": bool(row.proxy_completion)},
             )
-            for i, row in enumerate(cohort.itertuples(index=False))
+            for row in cohort.itertuples(index=False)
         ]
         session.add_all(people)
         session.flush()
         ids = {int(pid): p.id for pid, p in zip(cohort["participant_id"], people, strict=True)}
-        rows = _responses(chunk.answers, chunk.assessments, ids, today)
+        carers = set(cohort.loc[cohort["respondent_type"] == "carer", "participant_id"].astype(int))
+        rows = _responses(chunk.answers, chunk.assessments, ids, carers, today)
         if rows:
             session.execute(insert(Response), rows)
         responses = len(rows)

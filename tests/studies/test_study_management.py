@@ -103,3 +103,9 @@ def test_compliance_counts_only_closed_windows(engine: Engine, running: list[int
         assert (w6["completion"], w6["available"]) == ("1/4", "1/4")
         later = study_compliance(s, "RUN", "phq-9", today=date.today() + timedelta(days=400))
         assert len(later) == 2
+        dead = s.get(Participant, running[2])
+        dead.status, dead.status_since = "deceased", date(2026, 1, 20)
+        s.flush()
+        w6 = study_compliance(s, "RUN", "phq-9", today=date(2026, 3, 1)).iloc[-1]
+        # Died before week 6 was due: not expected (completion) but still randomised (available).
+        assert (w6["completion"], w6["available"], w6["died"]) == ("1/3", "1/4", 1)

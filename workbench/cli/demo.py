@@ -12,6 +12,7 @@ from workbench.errors import PermissionDenied
 from workbench.keys import load_or_create_key
 from workbench.participants.service import participant_link
 from workbench.settings import Settings
+from workbench.trusted_party import init_store, open_trusted_party
 
 
 def _is_embedded_default(cfg: Settings) -> bool:
@@ -31,9 +32,14 @@ def _demo(args: argparse.Namespace) -> int:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text("# written by `weshare demo`: this embedded instance holds demo data\n"
                               "demo = true\n", encoding="utf-8")
-    with store_session(cfg) as session:
-        summary = seed_demo(session, participants=args.participants,
-                            key=load_or_create_key(cfg.secret_key_file))
+    init_store(cfg, actor="demo-seed")  # no-op when the trusted party is already set up
+    tp = open_trusted_party(cfg)
+    try:
+        with store_session(cfg) as session:
+            summary = seed_demo(session, tp, participants=args.participants,
+                                key=load_or_create_key(cfg.secret_key_file))
+    finally:
+        tp.close()
     if not args.quiet:
         created = ", ".join(summary.created_accounts) or "none (already seeded)"
         print(f"demo data ready: {summary.participants} participants, {summary.responses} new "

@@ -23,7 +23,9 @@ class Participant(Base):
     site: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     arm: Mapped[str | None] = mapped_column(String(64))
     inclusion_date: Mapped[date] = mapped_column(Date, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    # active | withdrawn | deceased | lost_to_follow_up, and since when (deaths are not missing data)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
+    status_since: Mapped[date | None] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2), nullable=False, default="fr")
     # SHA-256 of the personal link token; the token itself is only ever sent to the participant.
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

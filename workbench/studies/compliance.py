@@ -1,7 +1,8 @@
 """Compliance of a running study: SISAQOL completion and available-data rates per event and arm.
 
-Only assessments whose window has closed count; a participant who withdrew or stopped
-questionnaires before an event was due is off study for it, not missing.
+Only assessments whose window has closed count; a participant who died, withdrew or stopped
+questionnaires before an event was due is not expected at it (died / off study), not missing.
+Loss to follow-up stays missing, as SISAQOL defines it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ def study_compliance(session: Session, study_code: str, instrument_id: str, *,
     today = today or date.today()
     people = pd.DataFrame(
         session.execute(
-            select(Participant.id, Participant.inclusion_date, Participant.arm,
-                   Participant.respondent_type).where(Participant.study_id == study.id)
-        ).all(), columns=["subject", "inclusion", "arm", "respondent"],
+            select(Participant.id, Participant.inclusion_date, Participant.arm, Participant.respondent_type,
+                   Participant.status, Participant.status_since).where(Participant.study_id == study.id)
+        ).all(), columns=["subject", "inclusion", "arm", "respondent", "state", "since"],
     )
     stops = pd.DataFrame(
         session.execute(
@@ -58,10 +59,13 @@ def study_compliance(session: Session, study_code: str, instrument_id: str, *,
             continue
         due = closed["inclusion"] + timedelta(days=event.day_offset)
         status = []
-        for pid, due_day in zip(closed["subject"], due, strict=True):
+        for pid, due_day, state, since in zip(closed["subject"], due, closed["state"], closed["since"],
+                                              strict=True):
             stopped = stop_date.get(pid)
             if (pid, event.code) in received:
                 status.append("received")
+            elif state == "deceased" and since is not None and since <= due_day:
+                status.append("died")
             elif stopped is not None and stopped <= due_day:
                 status.append("off_study")
             else:
