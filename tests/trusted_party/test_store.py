@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from workbench.audit import AuditEntry
 from workbench.errors import (
     ConfigError,
+    ConflictError,
     NotFoundError,
     PermissionDenied,
     SchemaOutOfDate,
@@ -30,6 +31,7 @@ from workbench.trusted_party import (
     verify_store,
 )
 from workbench.trusted_party import domains as domains_module
+from workbench.trusted_party.codes import compute_pseudonyms
 from workbench.trusted_party.schema import identities, pseudonyms, store_info
 
 
@@ -267,3 +269,18 @@ def test_whole_domain_scan_gives_the_same_answers_as_chunked_lookups(
     assert tp.opposed(study, "study:S1", actor="d") == [i == 4 for i in range(30)]
     new = tp.translate(study, "study:S1", "warehouse", actor="d")
     assert new.newly_issued == 8 and new.withheld_opposed == 1  # 30 - 21 issued - 1 opposed
+
+
+def test_a_pseudonym_collision_is_refused_not_merged(tp: TrustedParty, make_person) -> None:
+    a, b = (r.person for r in tp.register_people(
+        [make_person("Ana", "Lopes"), make_person("Bo", "Kim", sex="M")], actor="i"))
+    code_a = tp.pseudonym(a, "study:S1", actor="dm")
+    with session_scope(tp.engine) as s:  # forge the table so that B's code is already A's
+        dom = tp.domain(s, "study:S1", actor="test")
+        code_b = compute_pseudonyms(dom.key, [b.uid])[0]
+        s.execute(update(pseudonyms).where(pseudonyms.c.pseudonym == code_a)
+                  .values(pseudonym=code_b))
+    with pytest.raises(ConflictError, match="same pseudonym"):
+        tp.pseudonym(b, "study:S1", actor="dm")
+    assert tp.pseudonyms([a], "study:S1", actor="dm") == [code_a]  # computed, not read...
+    assert verify_store(tp).bad_pseudonyms == 1  # ...and verify names it

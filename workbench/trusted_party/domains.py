@@ -121,14 +121,21 @@ def store_codes(session: Session, domain: Domain, pairs: Sequence[tuple[int, str
     if not rows:
         return 0
     # Straight to the driver: at 100,000 rows the ORM's per-row parameter handling dominates.
-    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {pseudonyms.name} (domain_id, person_id, pseudonym) "
-           f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT (domain_id, person_id) DO NOTHING")
+    # PostgreSQL takes a chunk as three arrays in one statement, SQLite as an executemany.
+    head = f"INSERT INTO {pseudonyms.name} (domain_id, person_id, pseudonym) "
+    tail = " ON CONFLICT (domain_id, person_id) DO NOTHING"
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     try:
         with session.begin_nested():
             for part in chunks(rows, 20_000):
-                connection.exec_driver_sql(sql, list(part))
+                if postgres:
+                    columns = [list(col) for col in zip(*part, strict=True)]
+                    connection.exec_driver_sql(
+                        head + "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::text[])"
+                        + tail, tuple(columns))
+                else:
+                    connection.exec_driver_sql(head + "VALUES (?, ?, ?)" + tail, list(part))
     except IntegrityError:
         raise ConflictError(
             f"two people received the same pseudonym in {domain.name}: nothing was issued; "
