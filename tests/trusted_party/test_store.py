@@ -128,7 +128,8 @@ def test_reidentify_only_for_allowed_purposes_and_audited(tp: TrustedParty, make
     p = tp.register_person(who, actor="clerk").person
     code = tp.pseudonym(p, "study:S1", actor="dm")
     wh = tp.pseudonym(p, "warehouse", actor="dm")
-    assert tp.reidentify(code, "study:S1", purpose="safety_alert", actor="dr.x") == who.validated()
+    found = tp.reidentify(code, "study:S1", purpose="safety_alert", actor="dr.x")
+    assert found == who.validated() and "Sophie" not in repr(found)
     with pytest.raises(PermissionDenied, match="allowed: consent_management"):
         tp.reidentify(code, "study:S1", purpose="research", actor="curious")
     with pytest.raises(PermissionDenied, match="safety_alert"):

@@ -45,6 +45,9 @@ class Identity:
     language: str = "fr"
     contact: ContactPreferences = field(default_factory=ContactPreferences)
 
+    def __repr__(self) -> str:  # an identity must never reach a log line or a traceback
+        return "Identity(<hidden>)"
+
     def validated(self, today: date | None = None) -> Identity:
         """A cleaned copy (trimmed, canonical case of codes) or a ValidationError naming the field."""
         today = today or date.today()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench import audit
@@ -152,8 +153,13 @@ def register(tp: TrustedParty, people: Sequence[Identity], *, actor: str) -> lis
                                 exact[keys[n].exact].encode("ascii")),
                  "exact_key": keys[n].exact, "dob_key": keys[n].dob, "name_key": keys[n].name,
                  "updated_at": now} for n in new]
-        for part in chunks(rows, 20_000):
-            s.execute(identities.insert(), list(part))
+        try:
+            with s.begin_nested():
+                for part in chunks(rows, 20_000):
+                    s.execute(identities.insert(), list(part))
+        except IntegrityError:
+            raise ConflictError("the same person was being registered at the same time by "
+                                "another session: nothing was saved, submit again") from None
         all_ids = dict(ids)
         for part in chunks(sorted({p[1] for p in pairs} - ids.keys())):
             all_ids.update((u, i) for i, u in s.execute(

@@ -85,7 +85,9 @@ identities = Table(
     "ttp_identity", metadata,
     Column("person_id", Integer, ForeignKey("ttp_person.id"), primary_key=True),
     Column("sealed", LargeBinary, nullable=False),
-    Column("exact_key", String(64), nullable=False, index=True),
+    # Unique: an exact match is the same person, and two registrations racing on PostgreSQL
+    # must not both create one.
+    Column("exact_key", String(64), nullable=False, unique=True),
     Column("dob_key", String(64), nullable=False, index=True),
     Column("name_key", String(64), nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
