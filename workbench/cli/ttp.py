@@ -25,6 +25,7 @@ from workbench.trusted_party import (
     init_store,
     load_master_key,
     open_trusted_party,
+    parse_pseudonym,
     rotate_master_key,
     verify_store,
 )
@@ -73,8 +74,7 @@ def _reidentify(args: argparse.Namespace) -> int:
     cfg = settings()
     with open_trusted_party(cfg, _key_path(args, cfg)) as tp:
         who = tp.reidentify(args.pseudonym, args.domain, purpose=args.purpose, actor=_actor(args))
-    print(f"pseudonym   {format_pseudonym(args.pseudonym.upper().replace('-', ''))} "
-          f"({args.domain})")
+    print(f"pseudonym   {format_pseudonym(parse_pseudonym(args.pseudonym))} ({args.domain})")
     print(f"name        {who.first_name} {who.last_name}"
           + (f" (born {who.birth_name})" if who.birth_name else ""))
     print(f"born        {who.birth_date.isoformat()}   sex {who.sex}")
