@@ -1,0 +1,30 @@
+"""Jupyter server config for the shared staff dashboards service (read by jupyterhub-singleuser).
+
+Only Voila is served: JupyterLab, the classic notebook and terminals are switched off, so a staff
+member reaching this service gets dashboards, not a shell running as the service's user.
+"""
+
+from hub.readonly_contents import ReadOnlyContentsManager
+from hub.voila_hooks import inject_viewer
+
+c = get_config()  # noqa: F821  (provided by the traitlets config loader)
+c.ServerApp.jpserver_extensions = {
+    "voila.server_extension": True,
+    "jupyterlab": False,
+    "notebook": False,
+    "jupyter_lsp": False,
+    "jupyter_server_terminals": False,
+    "nbclassic": False,
+}
+c.ServerApp.terminals_enabled = False
+c.ServerApp.contents_manager_class = ReadOnlyContentsManager
+# Like standalone Voila: the browser may talk to widgets, never ask a kernel to execute code.
+c.MappingKernelManager.allowed_message_types = [
+    "comm_open", "comm_close", "comm_msg", "comm_info_request", "kernel_info_request", "shutdown_request",
+]
+c.ServerApp.default_url = "/voila/render/studies.ipynb"
+c.VoilaConfiguration.prelaunch_hook = inject_viewer
+c.VoilaConfiguration.show_tracebacks = False
+c.VoilaConfiguration.strip_sources = True
+c.MappingKernelManager.cull_idle_timeout = 600
+c.MappingKernelManager.cull_interval = 60

@@ -1,0 +1,123 @@
+"""The hub's managed services, built from Settings so the config file stays a list of assignments.
+
+- ``dashboards``: staff Voila behind hub login (a shared ``jupyterhub-singleuser`` with the Voila
+  server extension, OAuth through the hub). The viewer's hub username is injected server-side by a
+  Voila prelaunch hook (``hub.voila_hooks``), so the dashboard can scope what it lists.
+- ``forms``: participant Voila, standalone, with preheated kernels. It has no hub login: a
+  participant is recognised by the personal token in the link (``?access=``), checked by the domain.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from workbench.settings import Settings
+
+__all__ = [
+    "FORMS_POOL_SIZE",
+    "KERNEL_CULL_IDLE_SECONDS",
+    "REPO_ROOT",
+    "VOILA_SAFE_FLAGS",
+    "dashboards_service",
+    "forms_service",
+    "managed_services",
+    "proxy_command",
+    "settings_environment",
+    "venv_bin",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FORMS_POOL_SIZE = 2
+KERNEL_CULL_IDLE_SECONDS = 600
+KERNEL_CULL_INTERVAL_SECONDS = 60
+# Voila's own defaults already hide sources and tracebacks; we state them so a changed default
+# upstream cannot expose code or row-level values in an error to a viewer.
+VOILA_SAFE_FLAGS = ["--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False"]
+
+
+def venv_bin(name: str) -> str:
+    """A console script next to the running interpreter (the project venv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def proxy_command(settings: Settings) -> list[str]:
+    """The pinned npm proxy if installed (instance's, then checkout's), else the PyPI port."""
+    for root in (settings.home, REPO_ROOT / "var"):
+        chp = root / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
+        if chp.exists():
+            return [str(chp)]
+    return [venv_bin("configurable-http-proxy")]
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``WESHARE_*`` variables that rebuild exactly these settings in a child process.
+
+    Managed services do not inherit the hub's environment, so their kernels get it from here.
+    """
+    env: dict[str, str] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        value = getattr(settings, f.name)
+        env["WESHARE_" + f.name.upper()] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
+
+
+def _common_env(settings: Settings, name: str) -> dict[str, str]:
+    runtime = settings.home / "hub" / "runtime" / name
+    env = settings_environment(settings)
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    env["PYTHONUNBUFFERED"] = "1"
+    if "HOME" in os.environ:
+        env["HOME"] = os.environ["HOME"]
+    return env
+
+
+def dashboards_service(settings: Settings, *, as_root: bool) -> dict[str, Any]:
+    notebooks = REPO_ROOT / "notebooks" / "dashboards"
+    command = [
+        venv_bin("jupyterhub-singleuser"),
+        f"--config={REPO_ROOT / 'hub' / 'dashboards_server_config.py'}",
+        f"--ServerApp.root_dir={notebooks}",
+        *VOILA_SAFE_FLAGS,
+    ]
+    if as_root:
+        command.append("--allow-root")
+    return {
+        "name": "dashboards",
+        "url": f"http://127.0.0.1:{settings.dashboards_port}",
+        "cwd": str(notebooks),
+        "oauth_no_confirm": True,
+        "environment": _common_env(settings, "dashboards"),
+        "command": command,
+    }
+
+
+def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> dict[str, Any]:
+    notebooks = REPO_ROOT / "notebooks" / "forms"
+    return {
+        "name": "forms",
+        "display": False,
+        "url": f"http://127.0.0.1:{settings.forms_port}",
+        "cwd": str(notebooks),
+        "environment": _common_env(settings, "forms"),
+        "command": [
+            venv_bin("voila"), ".", "--no-browser",
+            "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",
+            "--base_url=/services/forms/",
+            "--preheat_kernel=True", f"--pool_size={pool_size}",
+            # Without this, each page close is refused (no _xsrf cookie) and leaks a kernel.
+            "--Voila.tornado_settings", "disable_check_xsrf=True",
+            f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",
+            f"--MappingKernelManager.cull_interval={KERNEL_CULL_INTERVAL_SECONDS}",
+            *VOILA_SAFE_FLAGS,
+        ],
+    }
+
+
+def managed_services(settings: Settings, *, as_root: bool) -> list[dict[str, Any]]:
+    return [dashboards_service(settings, as_root=as_root), forms_service(settings)]
