@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+# Codes and hex keys compare byte-wise: PostgreSQL's locale collation only slows their indexes.
+Code = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 metadata = MetaData(naming_convention=NAMING)
 
@@ -75,7 +77,7 @@ persons = Table(
     "ttp_person", metadata,
     Column("id", Integer, primary_key=True),
     # The person's internal TTP id: random, never shown outside; pseudonyms are HMACs of it.
-    Column("uid", String(32), nullable=False, unique=True),
+    Column("uid", Code, nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("opposed_warehouse", Boolean, nullable=False, default=False),
     Column("opposition_at", UTCDateTime, nullable=True),
@@ -87,9 +89,9 @@ identities = Table(
     Column("sealed", LargeBinary, nullable=False),
     # Unique: an exact match is the same person, and two registrations racing on PostgreSQL
     # must not both create one.
-    Column("exact_key", String(64), nullable=False, unique=True),
-    Column("dob_key", String(64), nullable=False, index=True),
-    Column("name_key", String(64), nullable=False, index=True),
+    Column("exact_key", Code, nullable=False, unique=True),
+    Column("dob_key", Code, nullable=False, index=True),
+    Column("name_key", Code, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -97,7 +99,7 @@ pseudonyms = Table(
     "ttp_pseudonym", metadata,
     Column("domain_id", Integer, ForeignKey("ttp_domain.id"), primary_key=True),
     Column("person_id", Integer, ForeignKey("ttp_person.id"), primary_key=True),
-    Column("pseudonym", String(16), nullable=False),
+    Column("pseudonym", Code, nullable=False),
     UniqueConstraint("domain_id", "pseudonym", name="uq_ttp_pseudonym_domain_pseudonym"),
 )
 
