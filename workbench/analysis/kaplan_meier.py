@@ -74,12 +74,10 @@ def km_arrays(
         raise ValidationError("transform must be log, log-log or plain", where="transform")
     if t.size == 0:
         raise ValidationError("no rows to estimate a survival curve from")
-    order = np.argsort(t, kind="stable")
-    ts, es = t[order], e[order].astype(np.int64)
-    first = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])  # already sorted: no second sort
-    times, counts = ts[first], np.diff(np.r_[first, ts.size])
-    deaths = np.add.reduceat(es, first)
-    at_risk = ts.size - first
+    times, inverse = np.unique(t, return_inverse=True)  # one sort; counts by bincount
+    counts = np.bincount(inverse, minlength=times.size)
+    deaths = np.bincount(inverse, weights=e, minlength=times.size).astype(np.int64)
+    at_risk = t.size - np.cumsum(counts) + counts
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - deaths / at_risk)
         green = np.cumsum(np.where(deaths > 0, deaths / (at_risk * (at_risk - deaths)), 0.0))
