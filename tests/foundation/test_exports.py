@@ -40,7 +40,11 @@ def test_shapes_and_withdrawal(engine: Engine, data: None) -> None:
     assert "_scores" not in set(long["item"])
     wide = wide_table(long[long["instrument"] == "phq-9"])
     assert list(wide.columns[6:]) == [f"q{n}" for n in range(1, 11)] + ["comment"]
+    assert len(wide) == 2  # one row per participant and form, nothing more
+    assert len(wide_table(long)) == 4
     red = redcap_records(long)
+    phq = [c for c in red.columns if c.startswith("phq_9_q")]
+    assert phq == [f"phq_9_q{n}" for n in range(1, 11)]
     assert {"record_id", "redcap_event_name", "phq_9_q1", "phq_9_complete", "gad_7_complete"} <= set(red.columns)
     assert set(red["redcap_event_name"]) == {"bl_arm_1", "w6_arm_1"}
 

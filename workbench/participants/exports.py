@@ -79,8 +79,10 @@ def wide_table(long: pd.DataFrame) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(columns=["participant", "arm", "site", "event", "instrument", "date"])
     keys = ["participant", "arm", "site", "event", "instrument", "date"]
-    wide = long.pivot_table(index=keys, columns="item", values="value", aggfunc="first",
-                            dropna=False).reset_index()
+    # unstack keeps only the combinations present (pivot_table with dropna=False would build the
+    # full cross product of the keys) and keeps rows whose arm is empty.
+    wide = long.set_index([*keys, "item"])["value"].unstack("item").reset_index()
+    wide.columns.name = None
     items = sorted((c for c in wide.columns if c not in keys), key=_item_order)
     return wide[keys + items]
 
@@ -97,8 +99,10 @@ def redcap_records(long: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for instrument, part in long.groupby("instrument", sort=True):
         form = re.sub(r"[^a-z0-9]+", "_", str(instrument).lower()).strip("_")
-        wide = part.assign(field=form + "_" + part["item"].astype(str)).pivot_table(
-            index=["participant", "event"], columns="field", values="value", aggfunc="first").reset_index()
+        wide = part.set_index(["participant", "event", "item"])["value"].unstack("item")
+        wide = wide[sorted(wide.columns, key=_item_order)]
+        wide.columns = [f"{form}_{c}" for c in wide.columns]
+        wide = wide.reset_index()
         wide[f"{form}_complete"] = 2
         frames.append(wide)
     merged = frames[0]
