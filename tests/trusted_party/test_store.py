@@ -3,6 +3,7 @@ opposition, purpose-bound disclosure, audit, tamper detection and key handling."
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from pathlib import Path
 
@@ -285,3 +286,27 @@ def test_a_pseudonym_collision_is_refused_not_merged(tp: TrustedParty, make_pers
         tp.pseudonym(b, "study:S1", actor="dm")
     assert tp.pseudonyms([a], "study:S1", actor="dm") == [code_a]  # computed, not read...
     assert verify_store(tp).bad_pseudonyms == 1  # ...and verify names it
+
+
+def test_translation_matches_a_plain_reference_on_random_requests(
+        tp: TrustedParty, make_person) -> None:
+    rng = random.Random(5)
+    people = [r.person for r in tp.register_people(
+        [make_person(f"N{i}", f"P{i}", date(1930 + i, 1 + i % 12, 1 + i % 28)) for i in range(40)],
+        actor="i")]
+    study = tp.pseudonyms(people, "study:S1", actor="dm")
+    warehouse = tp.pseudonyms(people, "warehouse", actor="x")
+    opposed = set(rng.sample(range(40), 5))
+    for i in opposed:
+        tp.set_opposition(study[i], "study:S1", opposed=True, actor="dpo", reason="r")
+    with pytest.raises(PermissionDenied, match="5 of these people opposed"):
+        tp.pseudonyms(people, "warehouse", actor="x")
+    assert tp.pseudonyms(people, "study:S2", actor="dm")  # studies are not reuse
+    reference = {s: (None if i in opposed else w)
+                 for i, (s, w) in enumerate(zip(study, warehouse, strict=True))}
+    for _ in range(15):
+        asked = rng.choices([*study, "0000000000000", "ZZZZ"], k=rng.randint(0, 60))
+        got = tp.translate(asked, "study:S1", "warehouse", actor="d")
+        assert got.pseudonyms == [reference.get(c) for c in asked]
+        assert got.unknown == sum(c not in reference for c in asked)
+        assert got.withheld_opposed == sum(c in reference and reference[c] is None for c in asked)

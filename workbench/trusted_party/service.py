@@ -126,25 +126,34 @@ class TrustedParty:
         self._domains.pop(name, None)
 
     # -- pseudonyms ----------------------------------------------------------------------
-    def _person_ids(self, s: Session, people: Sequence[PersonRef]) -> list[tuple[int, str]]:
+    def _person_ids(self, s: Session, people: Sequence[PersonRef]) -> list[tuple[int, str, bool]]:
         uids = [p.uid for p in people]
-        found: dict[str, int] = {}
+        found: dict[str, tuple[int, str, bool]] = {}
         for part in chunks(sorted(set(uids))):
-            found.update((u, i) for i, u in s.execute(
-                select(persons.c.id, persons.c.uid).where(persons.c.uid.in_(part))).all())
+            found.update((r.uid, (r.id, r.uid, bool(r.opposed_warehouse))) for r in s.execute(
+                select(persons.c.id, persons.c.uid, persons.c.opposed_warehouse)
+                .where(persons.c.uid.in_(part))).all())
         missing = len(set(uids) - found.keys())
         if missing:
             raise NotFoundError(f"{missing} person handle(s) unknown to this trusted party")
-        return [(found[u], u) for u in uids]
+        return [found[u] for u in uids]
 
     def pseudonyms(self, people: Sequence[PersonRef], domain: str, *, actor: str) -> list[str]:
-        """Each person's pseudonym in ``domain`` (issued and recorded on first request)."""
+        """Each person's pseudonym in ``domain`` (issued and recorded on first request).
+
+        Refused for warehouse and project domains if any of these people opposed reuse.
+        """
         actor = _actor(actor)
         with session_scope(self.engine) as s:
             dom = self.domain(s, domain, actor=actor)
             ids = self._person_ids(s, people)
-            codes = compute_pseudonyms(dom.key, [u for _, u in ids])
-            issued = store_codes(s, dom, [(i, c) for (i, _), c in zip(ids, codes, strict=True)])
+            opposed = sum(o for _, _, o in ids)
+            if opposed and dom.kind != "study":
+                raise PermissionDenied(
+                    f"{opposed} of these people opposed reuse of their data: no {dom.kind} "
+                    "pseudonym is issued for them (translate() withholds them and counts them)")
+            codes = compute_pseudonyms(dom.key, [u for _, u, _ in ids])
+            issued = store_codes(s, dom, [(i, c) for (i, _, _), c in zip(ids, codes, strict=True)])
             audit.record(s, actor=actor, action="ttp.pseudonym.issue", object_type="domain",
                          object_id=domain, after={"requested": len(ids), "newly_issued": issued})
         return codes
