@@ -1,0 +1,102 @@
+"""Service definitions: Voila's safe defaults, forms flags, viewer injection, settings hand-over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+from tornado.web import HTTPError
+from traitlets.config import Config, PyFileConfigLoader
+from voila.configuration import VoilaConfiguration
+
+from hub.readonly_contents import ReadOnlyContentsManager
+from hub.services import REPO_ROOT, dashboards_service, forms_service, settings_environment
+from hub.voila_hooks import VIEWER_VARIABLE, inject_viewer
+from workbench.settings import Settings, load_settings
+
+
+def test_voila_defaults_hide_sources_and_tracebacks() -> None:
+    # If an upgrade flips these defaults, viewers could see code or values from an error: fail here.
+    config = VoilaConfiguration()
+    assert config.strip_sources is True
+    assert config.show_tracebacks is False
+
+
+def test_services_never_turn_on_sources_or_tracebacks(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    for service in (dashboards_service(settings, as_root=True), forms_service(settings)):
+        joined = " ".join(service["command"])
+        assert "--VoilaConfiguration.strip_sources=True" in joined
+        assert "--VoilaConfiguration.show_tracebacks=False" in joined
+        assert "show_tracebacks=True" not in joined and "strip_sources=False" not in joined
+
+
+def test_forms_service_is_preheated_culls_and_does_not_leak_kernels(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, forms_port=18123)
+    command = forms_service(settings)["command"]
+    assert "--preheat_kernel=True" in command
+    assert "--Voila.port_retries=0" in command
+    assert "--base_url=/services/forms/" in command
+    assert command[command.index("--Voila.tornado_settings") + 1] == "disable_check_xsrf=True"
+    assert any(part.startswith("--MappingKernelManager.cull_idle_timeout=") for part in command)
+    assert "--port=18123" in command
+
+
+def test_dashboards_run_as_root_only_with_the_flag(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert "--allow-root" in dashboards_service(settings, as_root=True)["command"]
+    assert "--allow-root" not in dashboards_service(settings, as_root=False)["command"]
+    assert dashboards_service(settings, as_root=False)["oauth_no_confirm"] is True
+
+
+def test_dashboards_server_config_is_voila_only_and_read_only() -> None:
+    loader = PyFileConfigLoader("dashboards_server_config.py", path=str(REPO_ROOT / "hub"))
+    config: Config = loader.load_config()
+    assert config.VoilaConfiguration.prelaunch_hook is inject_viewer
+    assert config.VoilaConfiguration.show_tracebacks is False
+    assert config.ServerApp.contents_manager_class is ReadOnlyContentsManager
+    assert config.ServerApp.jpserver_extensions["jupyterlab"] is False
+    assert config.ServerApp.terminals_enabled is False
+    assert "execute_request" not in config.MappingKernelManager.allowed_message_types
+
+
+def test_settings_environment_rebuilds_the_same_settings(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "inst", hub_port=18555, demo=True, public_url="https://x.example")
+    assert load_settings(settings_environment(settings)) == settings
+
+
+def _notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    return nb
+
+
+def test_viewer_is_injected_from_the_authenticated_user_only() -> None:
+    nb = _notebook()
+    req = SimpleNamespace(current_user=SimpleNamespace(username="manager.one"),
+                          request=SimpleNamespace(query="viewer=admin.one"))
+    scoped = inject_viewer(req, notebook=nb, cwd=".")
+    assert scoped.cells[0].source == f"{VIEWER_VARIABLE} = 'manager.one'"
+    assert scoped.cells[1].source == "x = 1"
+    assert len(nb.cells) == 1  # the shared cached notebook is untouched
+
+
+@pytest.mark.parametrize("user", [None, SimpleNamespace(username="x'); import os; ('"),
+                                  SimpleNamespace(username="")])
+def test_no_or_odd_viewer_is_refused(user: object) -> None:
+    with pytest.raises(HTTPError) as err:
+        inject_viewer(SimpleNamespace(current_user=user), notebook=_notebook(), cwd=".")
+    assert err.value.status_code == 403
+
+
+def test_read_only_contents_refuses_writes(tmp_path: Path) -> None:
+    import asyncio
+
+    manager = ReadOnlyContentsManager(root_dir=str(tmp_path))
+    with pytest.raises(HTTPError):
+        asyncio.run(manager.save({"type": "file", "format": "text", "content": "x"}, "new.txt"))
+    with pytest.raises(HTTPError):
+        asyncio.run(manager.delete_file("studies.ipynb"))
+    assert not (tmp_path / "new.txt").exists()
