@@ -1,0 +1,117 @@
+"""Open a warehouse (DuckDB file by default, PostgreSQL in production) and create its schema.
+
+The warehouse is a separate store from the operational database: its URL comes from
+``Settings.warehouse_url`` and it only ever holds pseudonymised data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ClauseElement
+
+from workbench.errors import StoreUnavailable, ValidationError
+from workbench.warehouse.schema import metadata, primary_key
+
+__all__ = ["connect", "create_schema", "drop_schema", "fetch_frame", "native_duckdb", "table_counts"]
+
+SUPPORTED = ("duckdb", "postgresql")
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url`` (``duckdb:///path`` or ``postgresql+psycopg://…``)."""
+    try:
+        dialect = sa.engine.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        raise ValidationError(f"not a database URL: {url!r}", where="warehouse URL") from None
+    if dialect not in SUPPORTED:
+        raise ValidationError(
+            f"warehouse engine {dialect!r} is not supported (use duckdb or postgresql)",
+            where="warehouse URL")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise StoreUnavailable(f"cannot open the warehouse at {engine.url!r}: {exc.orig}") from None
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table that is missing; on PostgreSQL also add primary and foreign keys.
+
+    Foreign keys to ``concept`` are left to the quality checks (as OHDSI's DQD does) so that a
+    site can reload its vocabulary without dropping clinical data.
+    """
+    with engine.begin() as conn:
+        existing = set(sa.inspect(conn).get_table_names())
+        metadata.create_all(conn, checkfirst=True)
+        if engine.dialect.name != "postgresql":
+            return
+        for table in metadata.sorted_tables:
+            if table.name in existing:
+                continue
+            keys = primary_key(table.name)
+            if keys:
+                conn.execute(sa.text(
+                    f'ALTER TABLE {table.name} ADD PRIMARY KEY ({", ".join(keys)})'))
+        for table in metadata.sorted_tables:
+            if table.name in existing:
+                continue
+            for column in table.columns:
+                target = column.info.get("fk")
+                if not target or target[0] == "concept":
+                    continue
+                conn.execute(sa.text(
+                    f"ALTER TABLE {table.name} ADD CONSTRAINT fk_{table.name}_{column.name} "
+                    f"FOREIGN KEY ({column.name}) REFERENCES {target[0]} ({target[1]}) "
+                    "DEFERRABLE INITIALLY DEFERRED"))
+
+
+def drop_schema(engine: Engine) -> None:
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        yield conn
+
+
+def native_duckdb(conn: Connection) -> Any:
+    """The DuckDB connection under ``conn``, inside the same transaction.
+
+    SQLAlchemy stops reading a DuckDB result after the rows it needs, which leaves the result
+    "unfinished" and makes DuckDB 2 refuse ``register``; a trivial statement read to the end
+    settles it.
+    """
+    raw = conn.connection.driver_connection
+    raw.execute("SELECT 1").fetchall()  # type: ignore[union-attr]
+    return raw
+
+
+def fetch_frame(conn: Connection, stmt: ClauseElement) -> pd.DataFrame:
+    """Run a Core statement and return a DataFrame.
+
+    On DuckDB the compiled SQL goes to the native cursor, whose ``.df()`` builds columns directly
+    instead of materialising Python tuples (10–50× faster on large results).
+    """
+    if conn.dialect.name == "duckdb":
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params: Sequence[Any] = [compiled.params[name] for name in compiled.positiontup or []]
+        return native_duckdb(conn).execute(str(compiled), list(params)).df()
+    result = conn.execute(stmt)  # type: ignore[call-overload]
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for name, table in metadata.tables.items()}
