@@ -204,9 +204,8 @@ class CohortQuery:
             if cid not in rows:
                 raise NotFoundError(f"{where}: unknown concept {ref}")
             allowed = ("Drug", "Procedure") if where == "HasTreatment" else (domain,)
-            if domain is not None or where == "HasTreatment":
-                if rows[cid] not in allowed:
-                    raise ValidationError(f"concept {ref} is in domain {rows[cid]}, not "
+            if (domain is not None or where == "HasTreatment") and rows[cid] not in allowed:
+                raise ValidationError(f"concept {ref} is in domain {rows[cid]}, not "
                                           f"{' or '.join(a for a in allowed if a)}", where=where)
         found = set(ids)
         if descendants:
@@ -226,7 +225,7 @@ class CohortQuery:
         record: AuditRecord = {
             "event": "warehouse.query", "query": kind, "actor": self.actor,
             "purpose": self.purpose, "cohort": cohort.describe(), **extra,
-            "rows": int(len(frame)),
+            "rows": len(frame),
             "persons": int(frame["person_id"].nunique()) if "person_id" in frame else None,
             "sql_sha256": hashlib.sha256(sql.encode()).hexdigest(),
             "engine": conn.dialect.name, "seconds": round(time.perf_counter() - start, 4),

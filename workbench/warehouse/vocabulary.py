@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
