@@ -33,6 +33,7 @@ from workbench.trusted_party import (
 )
 from workbench.trusted_party import domains as domains_module
 from workbench.trusted_party.codes import compute_pseudonyms
+from workbench.trusted_party.linkage import jaro_winkler, normalise_name
 from workbench.trusted_party.schema import identities, pseudonyms, store_info
 
 
@@ -64,6 +65,7 @@ def test_batch_registration_links_within_the_batch(tp: TrustedParty, make_person
     assert out[0].person == out[1].person and not out[1].created
     assert out[2].possible_duplicates == 1
     assert len({r.person for r in out}) == 3
+    assert normalise_name.cache_info().currsize == jaro_winkler.cache_info().currsize == 0
     with pytest.raises(ValidationError, match=r"person 2 identity\.email"):
         tp.register_people([make_person("A", "B"), make_person(email="bad")], actor="import")
 

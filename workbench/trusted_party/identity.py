@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 
 from workbench.errors import ValidationError
@@ -92,8 +92,10 @@ class Identity:
         return clean
 
     def to_json(self) -> bytes:
-        body = asdict(self)
+        # By hand: dataclasses.asdict deep-copies every field and dominated bulk registration.
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
         body["birth_date"] = self.birth_date.isoformat()
+        body["contact"] = {f.name: getattr(self.contact, f.name) for f in fields(self.contact)}
         return json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod

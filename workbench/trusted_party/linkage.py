@@ -15,6 +15,7 @@ import hmac
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from workbench.trusted_party.identity import Identity
 
@@ -23,6 +24,7 @@ __all__ = [
     "LinkKeys",
     "compare",
     "date_similarity",
+    "forget_cached_names",
     "jaro_winkler",
     "link_keys",
     "normalise_name",
@@ -33,6 +35,7 @@ REVIEW_THRESHOLD = 0.85
 _LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "ß": "ss"})
 
 
+@lru_cache(maxsize=65_536)  # names repeat a lot in a cohort; the function is pure
 def normalise_name(name: str) -> str:
     """Upper-case ASCII letters only: accents, case, hyphens, apostrophes and spaces dropped."""
     spelled = name.translate(_LIGATURES)
@@ -59,6 +62,7 @@ def link_keys(key: bytes, identity: Identity) -> LinkKeys:
                     name=h("n", *sorted((last, first))))
 
 
+@lru_cache(maxsize=262_144)  # the same pairs of common names come up again and again
 def jaro_winkler(a: str, b: str) -> float:
     """Jaro-Winkler similarity in [0, 1] (1 = identical), the usual metric for names."""
     if a == b:
@@ -86,6 +90,12 @@ def jaro_winkler(a: str, b: str) -> float:
             break
         prefix += 1
     return jaro + prefix * 0.1 * (1 - jaro)
+
+
+def forget_cached_names() -> None:
+    """Empty the memo of names (they are identities; keep them no longer than one batch)."""
+    normalise_name.cache_clear()
+    jaro_winkler.cache_clear()
 
 
 def date_similarity(a: date, b: date) -> tuple[float, str]:

@@ -24,7 +24,13 @@ from workbench.storage.engine import session_scope
 from workbench.trusted_party.domains import chunks, lookup_codes
 from workbench.trusted_party.identity import Identity
 from workbench.trusted_party.keys import open_sealed, seal
-from workbench.trusted_party.linkage import REVIEW_THRESHOLD, compare, date_similarity, link_keys
+from workbench.trusted_party.linkage import (
+    REVIEW_THRESHOLD,
+    compare,
+    date_similarity,
+    forget_cached_names,
+    link_keys,
+)
 from workbench.trusted_party.schema import identities, persons, reviews
 
 if TYPE_CHECKING:
@@ -98,6 +104,13 @@ def _existing(s: Session, column: object, keys: set[str]) -> list[tuple[int, str
 
 
 def register(tp: TrustedParty, people: Sequence[Identity], *, actor: str) -> list[Registration]:
+    try:
+        return _register(tp, people, actor=actor)
+    finally:
+        forget_cached_names()  # the linkage memo holds names: keep it for one call only
+
+
+def _register(tp: TrustedParty, people: Sequence[Identity], *, actor: str) -> list[Registration]:
     clean = _validated(people)
     keys = [link_keys(tp._linkage_key, p) for p in clean]
     now = utcnow()
