@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from hub.services import REPO_ROOT, settings_environment, venv_bin
+from hub.services import REPO_ROOT, proxy_command, settings_environment, venv_bin
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings, load_settings
 
@@ -126,8 +126,9 @@ def ensure_proxy(settings: Settings, say: Say = print) -> str:
     """Install configurable-http-proxy: pinned npm package when node is there, else the PyPI port."""
     prefix = settings.home / "node"
     chp = prefix / "node_modules" / ".bin" / "configurable-http-proxy"
-    if chp.exists():
-        return str(chp)
+    installed = proxy_command(settings)[0]
+    if installed != venv_bin("configurable-http-proxy") or Path(installed).exists():
+        return installed
     if shutil.which("npm") and shutil.which("node"):
         say(f"installing configurable-http-proxy@{CHP_VERSION} with npm into {prefix}")
         done = subprocess.run(
