@@ -4,6 +4,8 @@ opposition, purpose-bound disclosure, audit, tamper detection and key handling."
 from __future__ import annotations
 
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -312,3 +314,24 @@ def test_translation_matches_a_plain_reference_on_random_requests(
         assert got.pseudonyms == [reference.get(c) for c in asked]
         assert got.unknown == sum(c not in reference for c in asked)
         assert got.withheld_opposed == sum(c in reference and reference[c] is None for c in asked)
+
+
+def test_concurrent_first_use_of_a_domain_agrees_on_one_key(
+        tp: TrustedParty, ttp_settings: Settings, key_path: Path, make_person) -> None:
+    p = tp.register_person(make_person(), actor="clerk").person
+    parties = [open_trusted_party(ttp_settings, key_path) for _ in range(4)]
+    barrier = threading.Barrier(len(parties))
+
+    def first_use(party: TrustedParty) -> str:
+        barrier.wait(timeout=30)
+        return party.pseudonym(p, "study:RACE", actor="dm")
+
+    try:
+        with ThreadPoolExecutor(len(parties)) as pool:
+            codes = list(pool.map(first_use, parties))
+    finally:
+        for party in parties:
+            party.close()
+    assert len(set(codes)) == 1 and codes[0] == tp.pseudonym(p, "study:RACE", actor="dm")
+    creations = [e for e in audit_rows(tp) if e.action == "ttp.domain.create"]
+    assert [e.object_id for e in creations] == ["study:RACE"]

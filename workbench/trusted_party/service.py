@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench import audit
@@ -93,12 +94,16 @@ class TrustedParty:
             if not create and kind == "project":
                 raise NotFoundError(f"no domain {name!r}: a project domain is opened only when "
                                     "the project is approved (`open_domain`)")
-            key = new_key()
-            session.execute(domains.insert().values(
-                name=name, kind=kind, wrapped_key=self._master.wrap(f"domain {name}", key),
-                created_at=utcnow(), created_by=actor))
-            audit.record(session, actor=actor, action="ttp.domain.create", object_type="domain",
-                         object_id=name)
+            try:
+                with session.begin_nested():
+                    session.execute(domains.insert().values(
+                        name=name, kind=kind, created_at=utcnow(), created_by=actor,
+                        wrapped_key=self._master.wrap(f"domain {name}", new_key())))
+            except IntegrityError:
+                pass  # another session created it a moment ago: use theirs
+            else:
+                audit.record(session, actor=actor, action="ttp.domain.create",
+                             object_type="domain", object_id=name)
         row = domain_row(session, name)
         found = Domain(row.id, name, kind, self._master.unwrap(f"domain {name}", row.wrapped_key))
         if exists is not None:  # a domain created now is cached only once its transaction committed
