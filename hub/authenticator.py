@@ -10,12 +10,12 @@ import asyncio
 from typing import Any
 
 from jupyterhub.auth import Authenticator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from traitlets import Any as AnyTrait
 from traitlets import Bool, default
 
 from workbench import audit
-from workbench.accounts import LockoutPolicy, Role, authenticate
+from workbench.accounts import LockoutPolicy, Role, User, authenticate
 from workbench.errors import AuthError
 from workbench.runtime import open_operational
 from workbench.settings import Settings
@@ -103,6 +103,18 @@ class WorkbenchAuthenticator(Authenticator):
             identity = hub_identity(user)
         self.log.info("workbench login for %s (groups: %s)", identity["name"], ",".join(identity["groups"]))
         return identity
+
+    async def refresh_user(self, user: Any, handler: Any = None) -> dict[str, Any] | bool:
+        """Re-read roles every ``auth_refresh_age``: a disabled or demoted account is signed out."""
+        identity = await asyncio.to_thread(self.current_identity, user.name)
+        return identity if identity is not None else False
+
+    def current_identity(self, username: str) -> dict[str, Any] | None:
+        with session_scope(self.engine) as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None or not user.active or not user.is_staff:
+                return None
+            return hub_identity(user)
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         handlers = super().get_handlers(app)

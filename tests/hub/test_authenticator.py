@@ -88,3 +88,19 @@ def test_unknown_user_and_empty_fields_give_none(store: Fixture) -> None:
     auth = _auth(store)
     assert _login(auth, "nobody.here", PASSWORD, "123456") is None
     assert _login(auth, "", "", "") is None
+
+
+def test_refresh_signs_out_demoted_or_disabled_accounts(store: Fixture) -> None:
+    from workbench.accounts import get_user, revoke_role
+
+    auth = _auth(store)
+    hub_user = SimpleNamespace(name="manager.one")
+    assert asyncio.run(auth.refresh_user(hub_user)) == {
+        "name": "manager.one", "admin": False, "groups": ["study_manager"]}
+    engine = connect(store.settings.database_url)
+    with session_scope(engine) as session:
+        revoke_role(session, "manager.one", "study_manager:study:HUB-A", actor="test", reason="left the team")
+        get_user(session, "admin.one").active = False
+    engine.dispose()
+    assert asyncio.run(auth.refresh_user(hub_user)) is False
+    assert asyncio.run(auth.refresh_user(SimpleNamespace(name="admin.one"))) is False
