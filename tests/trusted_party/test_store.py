@@ -335,3 +335,24 @@ def test_concurrent_first_use_of_a_domain_agrees_on_one_key(
     assert len(set(codes)) == 1 and codes[0] == tp.pseudonym(p, "study:RACE", actor="dm")
     creations = [e for e in audit_rows(tp) if e.action == "ttp.domain.create"]
     assert [e.object_id for e in creations] == ["study:RACE"]
+
+
+def test_erasure_keeps_pseudonyms_but_nothing_identifying(tp: TrustedParty, make_person) -> None:
+    out = tp.register_people([make_person("Lou", "Perrin"), make_person("Lou", "Perin")],
+                             actor="clerk")
+    assert out[1].possible_duplicates == 1
+    code = tp.pseudonym(out[0].person, "study:S1", actor="dm")
+    tp.erase_identity(code, "study:S1", actor="dpo", reason="erasure request 17")
+    with pytest.raises(NotFoundError, match="erased"):
+        tp.reidentify(code, "study:S1", purpose="data_subject_request", actor="dpo")
+    batch = tp.contact_addresses([code], "study:S1", purpose="study_reminder", actor="mailer")
+    assert (batch.addresses, batch.not_contactable) == ([], 1)
+    assert tp.translate([code], "study:S1", "warehouse", actor="d").pseudonyms[0] is not None
+    assert tp.duplicate_reviews() == [] and len(tp.duplicate_reviews(status="erased")) == 1
+    again = tp.register_person(make_person("Lou", "Perrin"), actor="clerk")
+    assert again.created and again.person != out[0].person
+    with pytest.raises(ConflictError, match="already erased"):
+        tp.erase_identity(code, "study:S1", actor="dpo", reason="twice")
+    actions = [e.action for e in audit_rows(tp)]
+    assert "ttp.identity.erase" in actions and "ttp.reidentify.erased" in actions
+    assert verify_store(tp).ok

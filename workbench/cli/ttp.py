@@ -137,6 +137,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--purpose", required=True, help="see `weshare ttp purposes`")
     add_command(sub, "purposes", _purposes, "list the purposes allowed per domain")
     p = cmd("reviews", _reviews, "list possible duplicate persons awaiting review")
-    p.add_argument("--status", default="open", choices=["open", "same", "different"])
+    p.add_argument("--status", default="open", choices=["open", "same", "different", "erased"])
     p = cmd("rotate-master", _rotate, "re-wrap every stored key under a new master key file")
     p.add_argument("--new-key", required=True, metavar="PATH", help="file to create (mode 0600)")

@@ -135,7 +135,12 @@ def reidentify(tp: TrustedParty, code: str, domain: str, *, purpose: str,
             s.commit()
             raise NotFoundError(f"no person with this pseudonym in {domain}")
         blob = s.execute(select(identities.c.sealed)
-                         .where(identities.c.person_id == row.id)).scalar_one()
+                         .where(identities.c.person_id == row.id)).scalar_one_or_none()
+        if blob is None:
+            audit.record(s, actor=actor, action="ttp.reidentify.erased", object_type=domain,
+                         object_id=code, reason=purpose)
+            s.commit()
+            raise NotFoundError("this person's identity was erased at their request")
         audit.record(s, actor=actor, action="ttp.reidentify", object_type=domain,
                      object_id=code, reason=purpose)
         return unseal(tp, row.uid, blob)
@@ -160,6 +165,9 @@ def contact_addresses(tp: TrustedParty, codes: Sequence[str], domain: str, *, pu
             row = known.get(code)
             if row is None:
                 unknown += 1
+                continue
+            if row.id not in sealed:  # identity erased: pseudonymous data only
+                skipped += 1
                 continue
             who = unseal(tp, row.uid, sealed[row.id])
             email = who.email if who.contact.email else ""

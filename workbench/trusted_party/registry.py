@@ -40,6 +40,7 @@ __all__ = [
     "PersonRef",
     "Registration",
     "Review",
+    "erase_identity",
     "rectify",
     "register",
     "resolve",
@@ -242,3 +243,26 @@ def resolve(tp: TrustedParty, review_id: int, *, same_person: bool, actor: str) 
             status=status, resolved_by=actor, resolved_at=utcnow()))
         audit.record(s, actor=actor, action="ttp.duplicate.resolve", object_type="review",
                      object_id=review_id, after={"status": status})
+
+
+def erase_identity(tp: TrustedParty, code: str, domain: str, *, actor: str, reason: str) -> None:
+    """Delete a person's identity and contact details but keep their pseudonyms (gPAS calls
+    this anonymising an entry): their data stay usable, they can no longer be re-identified or
+    contacted, and a later registration of the same person makes a new person."""
+    if not reason.strip():
+        raise ValidationError("a reason is required (e.g. the request's reference)",
+                              where="reason")
+    with session_scope(tp.engine) as s:
+        dom = tp.domain(s, domain, actor=actor)
+        row = lookup_codes(s, dom.id, [code]).get(code)
+        if row is None:
+            raise NotFoundError(f"no person with this pseudonym in {domain}")
+        gone = s.execute(identities.delete().where(identities.c.person_id == row.id)).rowcount
+        if not gone:
+            raise ConflictError("this person's identity was already erased")
+        s.execute(update(reviews).where(
+            reviews.c.status == "open",
+            (reviews.c.person_id == row.id) | (reviews.c.candidate_id == row.id),
+        ).values(status="erased", resolved_by=actor, resolved_at=utcnow()))
+        audit.record(s, actor=actor, action="ttp.identity.erase", object_type=domain,
+                     object_id=code, reason=reason)

@@ -256,6 +256,10 @@ class TrustedParty:
         registry.rectify(self, parse_pseudonym(code), domain, identity, actor=_actor(actor),
                         reason=reason)
 
+    def erase_identity(self, code: str, domain: str, *, actor: str, reason: str) -> None:
+        registry.erase_identity(self, parse_pseudonym(code), domain, actor=_actor(actor),
+                                reason=reason)
+
     def duplicate_reviews(self, *, status: str = "open") -> list[registry.Review]:
         return registry.reviews_with_status(self, status)
 
