@@ -356,3 +356,20 @@ def test_erasure_keeps_pseudonyms_but_nothing_identifying(tp: TrustedParty, make
     actions = [e.action for e in audit_rows(tp)]
     assert "ttp.identity.erase" in actions and "ttp.reidentify.erased" in actions
     assert verify_store(tp).ok
+
+
+def test_rectification_audits_field_names_not_values(tp: TrustedParty, make_person) -> None:
+    people = [r.person for r in tp.register_people(
+        [make_person("Rose", "Blanc"), make_person("Yves", "Noir", sex="M")], actor="clerk")]
+    code, other = tp.pseudonyms(people, "study:S1", actor="dm")
+    tp.update_identity(code, "study:S1", make_person("Rose", "Blanc", email="rose@example.net",
+                                                     postcode="75011"),
+                       actor="dm", reason="new address")
+    who = tp.reidentify(code, "study:S1", purpose="data_subject_request", actor="dm")
+    assert (who.email, who.postcode) == ("rose@example.net", "75011")
+    entry = next(e for e in audit_rows(tp) if e.action == "ttp.identity.update")
+    assert entry.after == {"fields": ["postcode", "email"]} and entry.reason == "new address"
+    assert "rose@example.net" not in str(entry.after) + str(entry.before)
+    with pytest.raises(ConflictError, match="exactly this identity"):
+        tp.update_identity(other, "study:S1", make_person("Rose", "Blanc"), actor="dm",
+                           reason="typo")

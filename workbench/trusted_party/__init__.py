@@ -7,7 +7,8 @@ sees pseudonyms only. API:
 - ``TrustedParty.register_person(identity, actor=)`` (record linkage, duplicate review queue),
   ``pseudonym(person, domain)``, ``translate(codes, from_domain, to_domain)`` (batched),
   ``reidentify(code, domain, purpose=, actor=)``, ``contact_addresses(codes, domain, purpose=)``,
-  ``set_opposition`` / ``opposed``, ``open_domain`` / ``close_domain``;
+  ``set_opposition`` / ``opposed``, ``update_identity`` / ``erase_identity``,
+  ``open_domain`` / ``close_domain``, ``duplicate_reviews`` / ``review_pair`` / ``resolve_review``;
 - ``verify_store(tp)``: audit chain, pseudonyms against their keys, sealed identities.
 """
 
