@@ -6,7 +6,9 @@ fails if any process or listening port is left behind.
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,53 @@ def test_forgot_password_answers_the_same_and_queues_mail_only_for_real_accounts
     sent = _in_store(hub, lambda s: list(s.execute(select(OutboxMessage.to_address, OutboxMessage.body)).all()))
     assert [to for to, _ in sent] == ["manager.one@example.org"]
     assert "/hub/reset-password?token=" in sent[0][1]
+
+
+def test_dashboards_server_offers_no_lab_no_terminal_and_no_writes(hub: Fixture) -> None:
+    s, reply = _login(hub, "admin.one", totp_code(hub.secrets["admin.one"], 1))
+    assert reply.status_code == 302
+    base = f"{hub.base_url}/services/dashboards"
+    assert s.get(f"{base}/voila/render/studies.ipynb", timeout=60).status_code == 200
+    assert s.get(f"{base}/lab", timeout=30).status_code == 404
+    assert s.get(f"{base}/terminals/new", timeout=30).status_code == 404
+    xsrf = next((c.value for c in s.cookies if c.name == "_xsrf" and c.path.startswith("/services")), "")
+    put = s.put(f"{base}/api/contents/studies.ipynb", timeout=30, headers={"X-XSRFToken": xsrf},
+                json={"type": "file", "format": "text", "content": "replaced"})
+    assert put.status_code == 403 and "read-only" in put.text, put.text[:300]
+    assert "replaced" not in s.get(f"{base}/api/contents/studies.ipynb", timeout=30).text
+
+
+def _message(msg_type: str, content: dict) -> dict:
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "x", "session": "s",
+              "version": "5.3", "date": ""}
+    return {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
+
+
+def test_dashboard_kernels_refuse_code_sent_from_the_browser(hub: Fixture) -> None:
+    import websocket
+
+    s, _ = _login(hub, "admin.one", totp_code(hub.secrets["admin.one"], -1))
+    base = f"{hub.base_url}/services/dashboards"
+    s.get(f"{base}/voila/render/studies.ipynb", timeout=60)
+    xsrf = next((c.value for c in s.cookies if c.name == "_xsrf" and c.path.startswith("/services")), "")
+    kernel = s.post(f"{base}/api/kernels", json={}, headers={"X-XSRFToken": xsrf}, timeout=60).json()
+    cookie = "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{hub.settings.hub_port}/services/dashboards/api/kernels/{kernel['id']}/channels",
+        header=[f"Cookie: {cookie}"], origin=hub.base_url, timeout=60)
+    try:
+        execute = _message("execute_request", {"code": "1/0", "silent": False, "store_history": False,
+                                               "user_expressions": {}, "allow_stdin": False})
+        info = _message("kernel_info_request", {})
+        ws.send(json.dumps(execute))
+        ws.send(json.dumps(info))  # the shell channel answers in order: execute first, if it ran
+        replies = []
+        while True:
+            msg = json.loads(ws.recv())
+            replies.append(msg.get("parent_header", {}).get("msg_id"))
+            if msg.get("msg_type") == "kernel_info_reply":
+                break
+        assert execute["header"]["msg_id"] not in replies
+    finally:
+        ws.close()
+        s.delete(f"{base}/api/kernels/{kernel['id']}", headers={"X-XSRFToken": xsrf}, timeout=30)
