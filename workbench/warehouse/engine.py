@@ -19,7 +19,8 @@ from sqlalchemy.sql.elements import ClauseElement
 from workbench.errors import StoreUnavailable, ValidationError
 from workbench.warehouse.schema import metadata, primary_key
 
-__all__ = ["connect", "create_schema", "drop_schema", "fetch_frame", "native_duckdb", "table_counts"]
+__all__ = ["connect", "create_schema", "drop_schema", "fetch_frame", "native_duckdb", "table_columns",
+           "table_counts"]
 
 SUPPORTED = ("duckdb", "postgresql")
 
@@ -115,3 +116,15 @@ def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
                 for name, table in metadata.tables.items()}
+
+
+def table_columns(engine: Engine, table: str) -> list[str]:
+    """Column names of ``table`` as the database has them, in order.
+
+    Read from ``information_schema`` because duckdb-engine's reflection queries a catalogue
+    table DuckDB lacks (pg_collation).
+    """
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+            "ORDER BY ordinal_position"), {"t": table}).scalars())
