@@ -113,7 +113,7 @@ def test_longitudinal_scores_and_means(loaded: sa.Engine, sample_frames: dict) -
     lambda: ScoreAt(PHQ9, "M3", low=20, high=10),
     lambda: Cohort("bad name; --"),
 ])
-def test_raw_sql_and_malformed_criteria_are_refused(bad) -> None:  # noqa: ANN001
+def test_raw_sql_and_malformed_criteria_are_refused(bad) -> None:
     with pytest.raises(ValidationError):
         bad()
 

@@ -10,6 +10,8 @@ bundle retires each provisional concept (``invalid_reason='U'``) and maps it to 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from workbench.errors import NotFoundError, ValidationError
 from workbench.warehouse.loader import LoadResult, load_tables, to_arrow
-from workbench.warehouse.schema import VOCABULARY_TABLES, metadata
+from workbench.warehouse.schema import LOAD_LOG, VOCABULARY_TABLES, metadata
 
 __all__ = [
     "CUSTOM_CONCEPT_MIN",
@@ -125,6 +127,20 @@ def load_athena_bundle(engine: Engine, directory: Path, *, loaded_by: str) -> Lo
     files = {t: directory / f"{t.upper()}.csv" for t in VOCABULARY_TABLES}
     if not files["concept"].exists():
         raise NotFoundError(f"no CONCEPT.csv in {directory}")
+    digest = hashlib.sha256()
+    for path in files.values():
+        if path.exists():
+            with path.open("rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    digest.update(block)
+    label = f"vocabulary:athena:{digest.hexdigest()[:32]}"
+    with engine.connect() as conn:
+        done = conn.execute(sa.select(LOAD_LOG.c.row_counts)
+                            .where(LOAD_LOG.c.load_id == label)).scalar()
+    if done is not None:  # the same files again: only finish retiring, should that have failed
+        with engine.begin() as conn:
+            _retire_provisional(conn)
+        return LoadResult(label, json.loads(done), already_loaded=True)
     tables = {t: _read_athena(p, t) for t, p in files.items() if p.exists()}
     with engine.connect() as conn:
         have = set(conn.execute(sa.select(CONCEPT.c.concept_id)).scalars())
@@ -138,22 +154,10 @@ def load_athena_bundle(engine: Engine, directory: Path, *, loaded_by: str) -> Lo
         if name in tables and present:
             tables[name] = tables[name].filter(
                 pc.invert(pc.is_in(tables[name].column(key), pa.array(sorted(present)))))
-    label = f"vocabulary:athena:{_bundle_version(tables)}"
-    result = load_tables(engine, label[:64], tables, source=str(directory), loaded_by=loaded_by)
-    if not result.already_loaded:
-        with engine.begin() as conn:
-            _retire_provisional(conn)
+    result = load_tables(engine, label, tables, source=str(directory), loaded_by=loaded_by)
+    with engine.begin() as conn:  # idempotent: a re-run finishes it if this step failed
+        _retire_provisional(conn)
     return result
-
-
-def _bundle_version(tables: dict[str, pa.Table]) -> str:
-    vocab = tables.get("vocabulary")
-    if vocab is not None:
-        rows = dict(zip(vocab.column("vocabulary_id").to_pylist(),
-                        vocab.column("vocabulary_version").to_pylist(), strict=True))
-        if rows.get("None"):
-            return str(rows["None"])
-    return f"{tables['concept'].num_rows}-concepts"
 
 
 def _retire_provisional(conn: Connection) -> None:
