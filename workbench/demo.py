@@ -10,7 +10,7 @@ production. Idempotent: a second run adds nothing and only issues a fresh partic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Stu
     )
     configure_study(session, DEMO_STUDY, actor=ACTOR, sponsor_status="partner", sponsor_sector="academic",
                     timing="prospective", modules=["epro", "consent", "randomisation", "bubble"],
-                    deposit_plan=["qlq-c30.*", "phq-9.*", "gad-7.*", "condition", "treatment"],
+                    deposit_plan=["demographics", "condition", "qlq-c30.*", "phq-9.*", "gad-7.*"],
                     contract={"needs": "ePRO at 8 time points", "projects_per_year": 2,
                               "publication_rules": "Acknowledge ANR-21-ESRE-0017 (France 2030)"})
     for code, ratio in spec.arms:
@@ -120,6 +120,7 @@ def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict
     done = assessments[(assessments["status"] == "completed")
                        & (pd.to_datetime(assessments["visit_date"]).dt.date <= today)]
     answers = chunk_answers[chunk_answers["assessment_id"].isin(done["assessment_id"])]
+    visited = dict(zip(done["assessment_id"], pd.to_datetime(done["visit_date"]), strict=True))
     rows = []
     for (assessment, pid, timepoint, instrument), part in answers.groupby(
             ["assessment_id", "participant_id", "timepoint", "instrument"], sort=False):
@@ -129,6 +130,7 @@ def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict
             "instrument_id": INSTRUMENTS[str(instrument)],
             "submission_key": f"demo-{int(assessment):08d}-{INSTRUMENTS[str(instrument)]}",
             "answers": {f"q{int(i)}": int(v) for i, v in zip(part["item"], part["value"], strict=True)},
+            "submitted_at": visited[assessment].to_pydatetime().replace(hour=10, tzinfo=UTC),
         })
     return rows
 
@@ -170,7 +172,9 @@ def seed_demo(session: Session, tp: TrustedParty, *, participants: int = 2000, s
                 if _status_since(row, last_status.get(row.participant_id), today) else "active",
                 status_since=_status_since(row, last_status.get(row.participant_id), today),
                 language="fr" if rng.random() < 0.85 else "en",
-                baseline={"sex": str(row.sex), "cancer_site": str(row.cancer_site), "stage": str(row.stage),
+                baseline={"sex": str(row.sex), "birth_year": int(row.birth_year), "icd10": str(row.icd10),
+                          "cancer_site": str(row.cancer_site), "stage": str(row.stage),
+                          "diagnosis_date": str(pd.Timestamp(row.diagnosis_date).date()),
                           "proxy": bool(row.proxy_completion)},
             )
             for row in cohort.itertuples(index=False)

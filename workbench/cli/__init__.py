@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,3 +49,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("weshare: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def run(command: Callable[[], int]) -> None:
+    """Exit with the command's code. With DuckDB loaded, skip interpreter teardown: its bindings
+    print spurious "nanobind: leaked" reports at exit (everything is committed and flushed here)."""
+    code = command()
+    if "duckdb" in sys.modules:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def entry() -> None:
+    """Console-script entry point (`weshare`)."""
+    run(main)

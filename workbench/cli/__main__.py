@@ -1,7 +1,5 @@
 """`python -m workbench.cli` runs the `weshare` command."""
 
-import sys
+from workbench.cli import main, run
 
-from workbench.cli import main
-
-sys.exit(main())
+run(main)

@@ -1,0 +1,115 @@
+"""Deposit: planned variables only, opposed and withdrawn people left out, all-or-nothing, idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, select
+
+from workbench.consent import withdraw
+from workbench.demo import seed_demo
+from workbench.deposit import deposit_study
+from workbench.errors import ConflictError, ValidationError
+from workbench.participants.models import Participant
+from workbench.settings import Settings
+from workbench.storage.engine import session_scope
+from workbench.studies.models import Study
+from workbench.studies.service import set_status
+from workbench.trusted_party import TrustedParty, init_store, open_trusted_party
+from workbench.warehouse import connect, create_schema, load_mini_vocabulary, table_counts
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> Iterator[tuple[TrustedParty, sa.Engine]]:
+    cfg = Settings(home=tmp_path)
+    init_store(cfg, actor="test")
+    tp = open_trusted_party(cfg)
+    warehouse = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    create_schema(warehouse)
+    load_mini_vocabulary(warehouse)
+    with session_scope(engine) as s:
+        seed_demo(s, tp, participants=60, seed=11)
+    yield tp, warehouse
+    tp.close()
+    warehouse.dispose()
+
+
+def _close(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        set_status(s, "DEMO-QOL", "closed", actor="sm")
+
+
+def test_deposit_moves_planned_variables_of_consenting_people(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    tp, warehouse = world
+    with session_scope(engine) as s, pytest.raises(ConflictError, match="only a closed study"):
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    with session_scope(engine) as s:
+        people = s.execute(select(Participant).order_by(Participant.id)).scalars().all()
+        withdraw(s, people[0], "reuse", reason="opposed to reuse", actor="sm")
+        withdraw(s, people[1], "data_use", reason="stop all use", actor="sm")
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "phq-9.q9", "gad-7.*"]  # no QLQ-C30, no condition
+    _close(engine)
+    with session_scope(engine) as s:
+        report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert report.participants == 58 and report.excluded_opposed == 2
+    counts = table_counts(warehouse)
+    assert counts["person"] == 58 and counts["condition_occurrence"] == 0
+    with warehouse.connect() as conn:
+        sources = set(conn.exec_driver_sql("SELECT DISTINCT observation_source_value FROM observation").scalars())
+        person_codes = set(conn.exec_driver_sql("SELECT person_source_value FROM person").scalars())
+    assert sources <= {"phq-9.q9"} | {f"gad-7.q{i}" for i in range(1, 8)} and "phq-9.q9" in sources
+    with session_scope(engine) as s:
+        study_codes = set(s.execute(select(Participant.pseudonym)).scalars())
+        assert s.execute(select(Study.status).where(Study.code == "DEMO-QOL")).scalar_one() == "deposited"
+    assert not (person_codes & study_codes)  # warehouse pseudonyms differ from the study's
+    with session_scope(engine) as s:  # a second run is a no-op
+        again = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert again.already_loaded and table_counts(warehouse) == counts
+
+
+@pytest.mark.parametrize(("plan", "message"), [
+    (["phq-9.*"], "must include 'demographics'"),
+    (["demographics", "who-5.*"], "not collected"),
+    (["demographics", "phq-9.q42"], "does not exist"),
+    ([], "no variables planned"),
+])
+def test_bad_plans_are_refused_and_nothing_moves(engine: Engine, world, plan: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one().deposit_plan = plan
+    _close(engine)
+    before = table_counts(warehouse)
+    with session_scope(engine) as s, pytest.raises(ValidationError, match=message):
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert table_counts(warehouse) == before
+
+
+def test_interrupted_load_leaves_the_warehouse_as_it_was(engine: Engine, world,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    tp, warehouse = world
+    _close(engine)
+    before = table_counts(warehouse)
+    import workbench.warehouse.loader as loader
+
+    real = loader._insert
+    calls = {"n": 0}
+
+    def crash_midway(conn, name, table):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk unplugged")
+        real(conn, name, table)
+
+    monkeypatch.setattr(loader, "_insert", crash_midway)
+    with session_scope(engine) as s, pytest.raises(OSError):
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert table_counts(warehouse) == before
+    monkeypatch.setattr(loader, "_insert", real)
+    with session_scope(engine) as s:
+        assert s.execute(select(Study.status).where(Study.code == "DEMO-QOL")).scalar_one() == "closed"
+        report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")  # resumed by a re-run
+    assert report.participants == 60 and table_counts(warehouse)["observation"] > 0

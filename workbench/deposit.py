@@ -1,0 +1,247 @@
+"""Depositing a closed study into the warehouse: only the planned variables, only people who did
+not oppose, re-pseudonymised by the trusted party, loaded as one all-or-nothing unit.
+
+The load id is ``deposit:<STUDY>``: a second run finds it and only finishes the bookkeeping, so a
+crash between the warehouse load and the study's status change is resumed by running again, and
+a crash during the load leaves the warehouse as it was (the loader's single transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workbench import audit
+from workbench.errors import ConflictError, ValidationError
+from workbench.participants.models import Participant, Response
+from workbench.studies.models import Study
+from workbench.studies.service import get_study, set_status
+from workbench.trusted_party import TrustedParty
+from workbench.warehouse import load_tables
+from workbench.warehouse.schema import metadata as warehouse_metadata
+
+__all__ = ["DepositReport", "deposit_study", "plan_variables"]
+
+Progress = Callable[[str, int, int], None]
+SURVEY_NAMES = {"qlq-c30": "QLQ-C30", "phq-9": "PHQ-9", "gad-7": "GAD-7"}
+SURVEY_CONCEPT_NAMES = {"qlq-c30": "EORTC QLQ-C30 version 3.0", "phq-9": "PHQ-9 quick depression assessment panel",
+                        "gad-7": "GAD-7 panel"}
+GENDER = {"M": 8507, "F": 8532}
+PATIENT_FILLED_SURVEY = 32862
+REGISTRY = 32879
+# Cancer sites of the studies → SNOMED codes of the mini-vocabulary (others: malignant neoplasm).
+CANCER_SITES = {"breast": "254837009", "lung": "363358000", "colorectal": "363406005",
+                "prostate": "399068003", "ovary": "363443007"}
+GENERIC_CANCER = "363346000"
+
+
+@dataclass
+class DepositReport:
+    study: str
+    load_id: str
+    participants: int = 0
+    excluded_opposed: int = 0
+    excluded_unknown: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    already_loaded: bool = False
+
+    def __str__(self) -> str:
+        rows = ", ".join(f"{k} {v}" for k, v in sorted(self.rows.items()))
+        if self.already_loaded:
+            return f"{self.study} was already in the warehouse as {self.load_id}; rows: {rows}"
+        return (f"{self.study} deposited as {self.load_id}: {self.participants} participants "
+                f"({self.excluded_opposed} left out for opposition or withdrawal, "
+                f"{self.excluded_unknown} unknown to the trusted party); rows: {rows}")
+
+
+def plan_variables(session: Session, study: Study) -> dict[str, set[str] | None]:
+    """The deposit plan checked against what the study collects: name → items (None = all)."""
+    plan = list(study.deposit_plan or [])
+    if not plan:
+        raise ValidationError(f"study {study.code} has no variables planned for deposit", where="deposit plan")
+    if "demographics" not in plan:
+        raise ValidationError("must include 'demographics' (OMOP needs each person's sex and birth year)",
+                              where="deposit plan")
+    instruments = {i for e in study.events for i in e.instruments}
+    items: dict[str, set[str]] = {}
+    for instrument, answers in session.execute(
+            sa.select(Response.instrument_id, Response.answers).join(Participant)
+            .where(Participant.study_id == study.id)):
+        items.setdefault(instrument, set()).update(k for k in answers if not k.startswith("_"))
+    chosen: dict[str, set[str] | None] = {}
+    for entry in plan:
+        if entry in ("demographics", "condition"):
+            chosen[entry] = None
+            continue
+        instrument, _, item = entry.partition(".")
+        if instrument not in instruments or instrument not in SURVEY_NAMES:
+            raise ValidationError(f"planned variable {entry!r} is not collected by study {study.code}",
+                                  where="deposit plan")
+        if item in ("", "*"):
+            chosen[instrument] = None
+        elif item in items.get(instrument, set()):
+            current = chosen.setdefault(instrument, set())
+            if current is not None:
+                current.add(item)
+        else:
+            raise ValidationError(f"planned variable {entry!r} does not exist in study {study.code}",
+                                  where="deposit plan")
+    return chosen
+
+
+def _concepts(conn: sa.Connection) -> dict[str, int]:
+    concept = warehouse_metadata.tables["concept"]
+    rows = conn.execute(sa.select(concept.c.concept_name, concept.c.concept_code, concept.c.vocabulary_id,
+                                  concept.c.concept_id)).all()
+    out = {r.concept_name: int(r.concept_id) for r in rows}
+    out.update({f"{r.vocabulary_id}:{r.concept_code}": int(r.concept_id) for r in rows})
+    return out
+
+
+def _next_ids(conn: sa.Connection) -> dict[str, int]:
+    out = {}
+    for table, column in (("person", "person_id"), ("observation_period", "observation_period_id"),
+                          ("condition_occurrence", "condition_occurrence_id"),
+                          ("survey_conduct", "survey_conduct_id"), ("observation", "observation_id")):
+        t = warehouse_metadata.tables[table]
+        out[table] = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c[column]), 0))).scalar_one()) + 1
+    return out
+
+
+def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, study_code: str, *,
+                  actor: str, progress: Progress | None = None) -> DepositReport:
+    """Move the planned variables of a closed study into the warehouse and mark it deposited."""
+    tick = progress or (lambda stage, done, total: None)
+    study = get_study(session, study_code)
+    load_id = f"deposit:{study.code}"
+    load_log = warehouse_metadata.tables["load_log"]
+    with warehouse.connect() as conn:
+        done = conn.execute(sa.select(load_log.c.row_counts).where(load_log.c.load_id == load_id)).first()
+    if done is None and study.status != "closed":
+        raise ConflictError(f"study {study.code} is {study.status}: only a closed study can be deposited")
+    if done is not None:
+        report = DepositReport(study.code, load_id, already_loaded=True, rows=json.loads(done.row_counts))
+        if study.status == "closed":
+            set_status(session, study.code, "deposited", actor=actor, reason="deposit resumed")
+        return report
+    chosen = plan_variables(session, study)
+    tick("participants", 0, 1)
+    people = pd.DataFrame(session.execute(
+        sa.select(Participant.id, Participant.pseudonym, Participant.inclusion_date, Participant.baseline,
+                  Participant.reuse_opposed, Participant.data_use_stopped)
+        .where(Participant.study_id == study.id)).all(),
+        columns=["pid", "pseudonym", "inclusion", "baseline", "opposed", "stopped"])
+    report = DepositReport(study.code, load_id)
+    allowed = people[~(people["opposed"] | people["stopped"])]
+    translation = tp.translate(allowed["pseudonym"].tolist(), f"study:{study.code}", "warehouse",
+                               actor=actor, reason=f"deposit of {study.code}")
+    allowed = allowed.assign(wh=translation.pseudonyms)
+    report.excluded_opposed = int(len(people) - len(allowed) + translation.withheld_opposed)
+    report.excluded_unknown = int(translation.unknown)
+    allowed = allowed[allowed["wh"].notna()]
+    missing_demo = [p for p, b in zip(allowed["pseudonym"], allowed["baseline"], strict=True)
+                    if not str(b.get("birth_year", "")).isdigit()]
+    if missing_demo:
+        raise ValidationError(f"{len(missing_demo)} participant(s) have no birth year, e.g. {missing_demo[0]}",
+                              where="demographics")
+    tick("participants", 1, 1)
+    with warehouse.connect() as conn:
+        concepts, ids = _concepts(conn), _next_ids(conn)
+        person_table = warehouse_metadata.tables["person"]
+        known = dict(conn.execute(sa.select(person_table.c.person_source_value, person_table.c.person_id)
+                                  .where(person_table.c.person_source_value.in_(allowed["wh"].tolist()))).all())
+    new = [c for c in allowed["wh"] if c not in known]
+    person_ids = {**known, **{c: ids["person"] + i for i, c in enumerate(new)}}
+    allowed = allowed.assign(person_id=allowed["wh"].map(person_ids))
+    tables = _build(session, study, allowed, chosen, concepts, ids, set(new), tick)
+    result = load_tables(warehouse, load_id, tables, source=f"study {study.code} (operational store)",
+                         loaded_by=actor)
+    report.participants, report.rows = len(allowed), result.row_counts
+    set_status(session, study.code, "deposited", actor=actor, reason=f"deposit {load_id}")
+    audit.record(session, actor=actor, action="warehouse.deposit", object_type="study", object_id=study.code,
+                 after={"load_id": load_id, "rows": result.row_counts, "participants": len(allowed),
+                        "excluded": report.excluded_opposed, "plan": sorted(chosen)})
+    return report
+
+
+def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None],
+           concepts: dict[str, int], ids: dict[str, int], new_people: set[str], tick: Progress,
+           ) -> dict[str, pd.DataFrame]:
+    by_pid = dict(zip(people["pid"], people["person_id"], strict=True))
+    fresh = people[people["wh"].isin(new_people)]
+    tables: dict[str, pd.DataFrame] = {
+        "person": pd.DataFrame({
+            "person_id": fresh["person_id"].astype("int64"),
+            "gender_concept_id": [GENDER.get(str(b.get("sex", "")), 0) for b in fresh["baseline"]],
+            "year_of_birth": [int(b["birth_year"]) for b in fresh["baseline"]],
+            "race_concept_id": 0, "ethnicity_concept_id": 0,
+            "person_source_value": fresh["wh"], "gender_source_value": [str(b.get("sex", "")) for b in fresh["baseline"]],
+        }),
+    }
+    if "condition" in chosen:
+        codes = [f"SNOMED:{CANCER_SITES.get(str(b.get('cancer_site')), GENERIC_CANCER)}" for b in people["baseline"]]
+        tables["condition_occurrence"] = pd.DataFrame({
+            "condition_occurrence_id": range(ids["condition_occurrence"], ids["condition_occurrence"] + len(people)),
+            "person_id": people["person_id"].astype("int64"),
+            "condition_concept_id": [concepts.get(c, concepts[f"SNOMED:{GENERIC_CANCER}"]) for c in codes],
+            "condition_start_date": [date.fromisoformat(b.get("diagnosis_date") or str(i))
+                                     for b, i in zip(people["baseline"], people["inclusion"], strict=True)],
+            "condition_type_concept_id": REGISTRY,
+            "condition_source_value": [str(b.get("icd10", b.get("cancer_site", "")))[:50] for b in people["baseline"]],
+        })
+    responses = session.execute(
+        sa.select(Response.participant_id, Response.instrument_id, Response.event_code, Response.submitted_at,
+                  Response.answers)
+        .where(Response.participant_id.in_(people["pid"].tolist() or [-1]),
+               Response.instrument_id.in_([k for k in chosen if k in SURVEY_NAMES] or [""]))
+        .order_by(Response.id)).all()
+    sittings, observations, last_seen = [], [], {}
+    next_obs = ids["observation"]
+    for n, (pid, instrument, event, at, answers) in enumerate(responses):
+        if n % 5000 == 0:
+            tick("questionnaires", n, len(responses))
+        sitting = ids["survey_conduct"] + len(sittings)
+        person = by_pid[pid]
+        last_seen[person] = max(last_seen.get(person, at.date()), at.date())
+        sittings.append((sitting, person, concepts[SURVEY_CONCEPT_NAMES[instrument]], at.date(),
+                         at.replace(tzinfo=None), event))
+        wanted = chosen[instrument]
+        for item, value in answers.items():
+            if item.startswith("_") or (wanted is not None and item not in wanted):
+                continue
+            number = item[1:] if item[1:].isdigit() else None
+            concept = concepts.get(f"{SURVEY_NAMES[instrument]} item {int(number)}") if number else None
+            if concept is None or not isinstance(value, int | float):
+                continue
+            observations.append((next_obs, person, concept, at.date(), float(value), sitting,
+                                 f"{instrument}.{item}"))
+            next_obs += 1
+    tick("questionnaires", len(responses), len(responses))
+    tables["survey_conduct"] = pd.DataFrame(sittings, columns=[
+        "survey_conduct_id", "person_id", "survey_concept_id", "survey_start_date", "survey_end_datetime",
+        "timing_source_value"]).assign(
+        assisted_concept_id=0, respondent_type_concept_id=0, timing_concept_id=0,
+        collection_method_concept_id=0, survey_source_concept_id=0, validated_survey_concept_id=0,
+        survey_source_value=lambda f: f["survey_concept_id"].map({v: k for k, v in (
+            (name, concepts[SURVEY_CONCEPT_NAMES[name]]) for name in SURVEY_NAMES)}))
+    tables["observation"] = pd.DataFrame(observations, columns=[
+        "observation_id", "person_id", "observation_concept_id", "observation_date", "value_as_number",
+        "observation_event_id", "observation_source_value"]).assign(
+        observation_type_concept_id=PATIENT_FILLED_SURVEY)
+    tables["observation_period"] = pd.DataFrame({
+        "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
+        "person_id": people["person_id"].astype("int64"),
+        "observation_period_start_date": people["inclusion"].tolist(),
+        "observation_period_end_date": [max(last_seen.get(p, i), i) for p, i in
+                                        zip(people["person_id"], people["inclusion"], strict=True)],
+        "period_type_concept_id": REGISTRY,
+    })
+    return tables
+
+
