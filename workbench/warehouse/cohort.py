@@ -56,6 +56,9 @@ class CohortQuery:
         if not actor or not purpose:
             raise ValidationError("actor and purpose are required", where="CohortQuery")
         self.engine, self._audit, self.actor, self.purpose = engine, audit, actor, purpose
+        # Concept look-ups cached for this object's life: vocabulary changes are rare, query
+        # latency is not (a dozen small round trips would dominate a 50 ms extraction).
+        self._cache: dict[tuple[Any, ...], Any] = {}
 
     # -- public queries ---------------------------------------------------------------------
     def participants(self, cohort: Cohort, columns: Sequence[str] = ("person_id", "gender",
@@ -121,8 +124,14 @@ class CohortQuery:
             return self._run(conn, "mean_score_by_arm", cohort, stmt, {"concept": score})
 
     # -- building blocks --------------------------------------------------------------------
+    def _code(self, conn: Connection, code: str) -> int:
+        key = ("code", code)
+        if key not in self._cache:
+            self._cache[key] = resolve_codes(conn, [code])[code]
+        return int(self._cache[key])
+
     def _score_join(self, conn: Connection, members: Any, arm: Any) -> Any:
-        (field,) = resolve_codes(conn, [SURVEY_FIELD_CODE]).values()
+        field = self._code(conn, SURVEY_FIELD_CODE)
         return (MEASUREMENT
                 .join(members, members.c.person_id == MEASUREMENT.c.person_id)
                 .join(SURVEY, sa.and_(SURVEY.c.survey_conduct_id == MEASUREMENT.c.measurement_event_id,
@@ -130,7 +139,7 @@ class CohortQuery:
                 .outerjoin(arm, arm.c.person_id == MEASUREMENT.c.person_id))
 
     def _arm(self, conn: Connection) -> Any:
-        (arm_concept,) = resolve_codes(conn, [ARM_CODE]).values()
+        arm_concept = self._code(conn, ARM_CODE)
         return (sa.select(OBSERVATION.c.person_id, sa.func.min(OBSERVATION.c.value_as_string)
                           .label("arm"))
                 .where(OBSERVATION.c.observation_concept_id == arm_concept)
@@ -181,8 +190,12 @@ class CohortQuery:
         return stmt
 
     def _treated(self, conn: Connection, concept_ids: list[int]) -> Any:
-        domains = dict(conn.execute(sa.select(CONCEPT.c.concept_id, CONCEPT.c.domain_id)
-                                    .where(CONCEPT.c.concept_id.in_(concept_ids))).all())
+        key = ("domains", tuple(concept_ids))
+        if key not in self._cache:
+            self._cache[key] = dict(conn.execute(
+                sa.select(CONCEPT.c.concept_id, CONCEPT.c.domain_id)
+                .where(CONCEPT.c.concept_id.in_(concept_ids))).all())
+        domains = self._cache[key]
         clauses = []
         for domain, (table_name, column) in _TREATMENT_TABLES.items():
             wanted = [c for c in concept_ids if domains.get(c) == domain]
@@ -195,6 +208,13 @@ class CohortQuery:
     def _concepts(self, conn: Connection, refs: Sequence[ConceptRef], where: str,
                   domain: str | None, descendants: bool = False) -> list[int]:
         """Concept ids for ``refs``, checked to exist and to belong to the right domain."""
+        key = ("concepts", tuple(refs), where, domain, descendants)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(conn, refs, where, domain, descendants)
+        return list(self._cache[key])
+
+    def _lookup(self, conn: Connection, refs: Sequence[ConceptRef], where: str,
+                domain: str | None, descendants: bool) -> list[int]:
         codes = [r for r in refs if isinstance(r, str)]
         by_code = resolve_codes(conn, codes) if codes else {}
         ids = [by_code[r] if isinstance(r, str) else int(r) for r in refs]
@@ -220,8 +240,7 @@ class CohortQuery:
     def _run(self, conn: Connection, kind: str, cohort: Cohort, stmt: Select,
              extra: dict[str, Any]) -> pd.DataFrame:
         start = time.perf_counter()
-        frame = fetch_frame(conn, stmt)
-        sql = str(stmt.compile(dialect=conn.dialect))
+        frame, sql = fetch_frame(conn, stmt)
         record: AuditRecord = {
             "event": "warehouse.query", "query": kind, "actor": self.actor,
             "purpose": self.purpose, "cohort": cohort.describe(), **extra,

@@ -98,8 +98,8 @@ def native_duckdb(conn: Connection) -> Any:
     return raw
 
 
-def fetch_frame(conn: Connection, stmt: ClauseElement) -> pd.DataFrame:
-    """Run a Core statement and return a DataFrame.
+def fetch_frame(conn: Connection, stmt: ClauseElement) -> tuple[pd.DataFrame, str]:
+    """Run a Core statement; return a DataFrame and the SQL text that ran (for audit records).
 
     On DuckDB the compiled SQL goes to the native cursor, whose ``.df()`` builds columns directly
     instead of materialising Python tuples (10–50× faster on large results).
@@ -107,9 +107,11 @@ def fetch_frame(conn: Connection, stmt: ClauseElement) -> pd.DataFrame:
     if conn.dialect.name == "duckdb":
         compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         params: Sequence[Any] = [compiled.params[name] for name in compiled.positiontup or []]
-        return native_duckdb(conn).execute(str(compiled), list(params)).df()
+        sql = str(compiled)
+        return native_duckdb(conn).execute(sql, list(params)).df(), sql
     result = conn.execute(stmt)  # type: ignore[call-overload]
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return frame, str(stmt.compile(dialect=conn.dialect))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
