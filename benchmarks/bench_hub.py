@@ -113,6 +113,8 @@ def bench_browser(fixture: Fixture) -> None:
         login = time.perf_counter() - start
         report("browser: sign-in click to studies table visible", login, "s", baseline=bare,
                baseline_name="bare hub login page load", target="< 6 s")
+        log = fixture.settings.home / "hub" / "jupyterhub.log"
+        wait_for(lambda: "Kernel pool of home.ipynb is filled" in log.read_text(errors="replace"), 120)
         start = time.perf_counter()
         page.goto(fixture.participant_url(), wait_until="commit")
         page.get_by_role("heading", name="Bonjour, participant P-HUBTEST1").wait_for(timeout=120_000)
