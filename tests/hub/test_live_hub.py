@@ -16,6 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from hub.ops import wait_for
 from hub.pages import FORGOT_ANSWER
 from hub.testing import PASSWORD, Fixture, live_hub, totp_code
 from workbench.accounts import issue_link
@@ -116,9 +117,18 @@ def test_forgot_password_answers_the_same_and_queues_mail_only_for_real_accounts
     assert "/hub/reset-password?token=" in sent[0][1]
 
 
-def test_dashboards_server_offers_no_lab_no_terminal_and_no_writes(hub: Fixture) -> None:
+@pytest.fixture(scope="module")
+def admin_session(hub: Fixture) -> requests.Session:
+    """One signed-in administrator for the tests below (a TOTP step is accepted only once)."""
     s, reply = _login(hub, "admin.one", totp_code(hub.secrets["admin.one"], 1))
     assert reply.status_code == 302
+    return s
+
+
+def test_dashboards_server_offers_no_lab_no_terminal_and_no_writes(
+    hub: Fixture, admin_session: requests.Session
+) -> None:
+    s = admin_session
     base = f"{hub.base_url}/services/dashboards"
     assert s.get(f"{base}/voila/render/studies.ipynb", timeout=60).status_code == 200
     assert s.get(f"{base}/lab", timeout=30).status_code == 404
@@ -166,3 +176,15 @@ def test_dashboard_kernels_refuse_code_sent_from_the_browser(hub: Fixture) -> No
     finally:
         ws.close()
         s.delete(f"{base}/api/kernels/{kernel['id']}", headers={"X-XSRFToken": xsrf}, timeout=30)
+
+
+def test_staff_can_spawn_their_own_server(hub: Fixture, admin_session: requests.Session) -> None:
+    s = admin_session
+    xsrf = next(c.value for c in s.cookies if c.name == "_xsrf" and c.path == "/hub/")
+    headers = {"X-XSRFToken": xsrf}
+    api = f"{hub.base_url}/hub/api/users/admin.one/server"
+    started = s.post(api, json={}, headers=headers, timeout=120)
+    assert started.status_code in (201, 202), started.text[:300]
+    user_api = f"{hub.base_url}/hub/api/users/admin.one"
+    assert wait_for(lambda: s.get(user_api, headers=headers, timeout=10).json()["servers"][""]["ready"], 90)
+    assert s.delete(api, headers=headers, timeout=60).status_code in (202, 204)
