@@ -8,6 +8,7 @@ is a no-op (a retried ETL job does not duplicate rows); with other content it is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -121,9 +123,13 @@ def load_tables(
             if previous.content_sha256 != digest:
                 raise ConflictError(f"load {load_id!r} was already done with different content")
             return LoadResult(load_id, json.loads(previous.row_counts), already_loaded=True)
-        for name in sorted(arrow, key=_ORDER.index):
-            _check_keys(conn, name, arrow[name], arrow)
-            _insert(conn, name, arrow[name])
+        views = _register(conn, arrow)
+        try:
+            for name in sorted(arrow, key=_ORDER.index):
+                _check_keys(conn, name, arrow[name], arrow)
+                _insert(conn, name, arrow[name])
+        finally:
+            _unregister(conn, views)
         conn.execute(LOAD_LOG.insert().values(
             load_id=load_id, source=source[:255], content_sha256=digest,
             loaded_at=datetime.now(UTC).replace(tzinfo=None), row_counts=json.dumps(counts),
@@ -135,19 +141,31 @@ def load_tables(
     return LoadResult(load_id, counts, seconds=time.perf_counter() - start)
 
 
+def _register(conn: Connection, arrow: Mapping[str, pa.Table]) -> list[str]:
+    """On DuckDB, expose each incoming table as a view: checks and insert read it in place."""
+    if conn.dialect.name != "duckdb":
+        return []
+    raw = native_duckdb(conn)
+    for name, table in arrow.items():
+        raw.register(f"_wb_load_{name}", table)
+    return [f"_wb_load_{name}" for name in arrow]
+
+
+def _unregister(conn: Connection, views: list[str]) -> None:
+    raw = conn.connection.driver_connection
+    for view in views:
+        # An aborted transaction must not hide the error that aborted it.
+        with contextlib.suppress(duckdb.Error):
+            raw.unregister(view)  # type: ignore[union-attr]
+
+
 def _insert(conn: Connection, name: str, table: pa.Table) -> None:
     if table.num_rows == 0:
         return
     cols = ", ".join(table.column_names)
     if conn.dialect.name == "duckdb":
-        raw = native_duckdb(conn)
-        view = f"_wb_load_{name}"
-        raw.register(view, table)
-        try:
-            raw.execute(
-                f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {view}").fetchall()
-        finally:
-            raw.unregister(view)
+        native_duckdb(conn).execute(
+            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _wb_load_{name}").fetchall()
         return
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
@@ -156,8 +174,25 @@ def _insert(conn: Connection, name: str, table: pa.Table) -> None:
         copy.write(buffer.getbuffer())
 
 
-def _distinct(values: pa.ChunkedArray) -> list[object]:
-    return pa.compute.unique(values.drop_null()).to_pylist()
+def _distinct(conn: Connection, name: str, table: pa.Table, column: str) -> list[object]:
+    """Distinct non-null values of an incoming column (DuckDB's parallel hash when available)."""
+    if conn.dialect.name == "duckdb":
+        return [row[0] for row in native_duckdb(conn).execute(
+            f"SELECT DISTINCT {column} FROM _wb_load_{name} WHERE {column} IS NOT NULL").fetchall()]
+    return pa.compute.unique(table.column(column).drop_null()).to_pylist()
+
+
+def _has_duplicates(conn: Connection, name: str, table: pa.Table, column: str) -> bool:
+    values = table.column(column)
+    if values.num_chunks == 1 and pa.types.is_integer(values.type):
+        array = values.chunk(0).to_numpy(zero_copy_only=False)
+        if (array[1:] > array[:-1]).all():  # sorted ids, the usual ETL output: no hashing
+            return False
+    if conn.dialect.name == "duckdb":
+        (dupes,) = native_duckdb(conn).execute(
+            f"SELECT count(*) - count(DISTINCT {column}) FROM _wb_load_{name}").fetchall()[0]
+        return bool(dupes)
+    return pa.compute.count_distinct(values).as_py() != table.num_rows
 
 
 def _check_keys(conn: Connection, name: str, table: pa.Table, batch: Mapping[str, pa.Table]) -> None:
@@ -169,7 +204,7 @@ def _check_keys(conn: Connection, name: str, table: pa.Table, batch: Mapping[str
     keys = primary_key(name)
     if len(keys) == 1 and table.num_rows:
         column = table.column(keys[0])
-        if pa.compute.count_distinct(column).as_py() != table.num_rows:
+        if _has_duplicates(conn, name, table, keys[0]):
             raise ValidationError("duplicate identifiers in this load", where=f"{name}.{keys[0]}")
         target = metadata.tables[name].c[keys[0]]
         lowest = pa.compute.min(column).as_py()
@@ -185,12 +220,12 @@ def _check_keys(conn: Connection, name: str, table: pa.Table, batch: Mapping[str
     for column_name, target_table, target_column in foreign_keys(name):
         if column_name not in table.column_names:
             continue
-        values = _distinct(table.column(column_name))
+        values = _distinct(conn, name, table, column_name)
         if not values:
             continue
         known: set[object] = set()
         if target_table in batch and target_column in batch[target_table].column_names:
-            known = set(_distinct(batch[target_table].column(target_column)))
+            known = set(_distinct(conn, target_table, batch[target_table], target_column))
         missing = [v for v in values if v not in known]
         if missing:
             missing = _absent(conn, target_table, target_column, missing)

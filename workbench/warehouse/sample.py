@@ -144,7 +144,8 @@ def _batch(rng: np.random.Generator, first: int, n: int) -> dict[str, pa.Table]:
                       "death_type_concept_id": np.full(dead.sum(), EHR)})
     return {"person": person, "observation_period": period, "condition_occurrence": condition,
             "drug_exposure": drug, "procedure_occurrence": procedure, "survey_conduct": survey,
-            "observation": pa.concat_tables([arm_obs, observation], promote_options="default"),
+            "observation": pa.concat_tables([arm_obs, observation], promote_options="default")
+            .sort_by("observation_id").combine_chunks(),
             "measurement": measurement, "death": death}
 
 
