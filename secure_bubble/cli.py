@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from secure_bubble.access import get_request
 from secure_bubble.committee import access_review
-from workbench.cli._common import CLI_ACTOR, add_command, store_session
+from workbench.cli._common import CLI_ACTOR, add_command, settings, store_session
 from workbench.governance.models import AccessRequest, Project
+from workbench.trusted_party import open_trusted_party
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -41,8 +42,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    with store_session() as session:
-        expired = access_review(session, actor=CLI_ACTOR)
+    cfg = settings()
+    tp = open_trusted_party(cfg)
+    try:
+        with store_session(cfg) as session:
+            expired = access_review(session, actor=CLI_ACTOR, trusted_party=tp)
+    finally:
+        tp.close()
     for e in expired:
         print(f"project {e.project} expired: revoked {', '.join(e.members) or 'no one'}")
     print(f"{len(expired)} project(s) expired")

@@ -8,6 +8,7 @@ when it expires, those roles are revoked.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,10 +19,11 @@ from secure_bubble.access import get_request, study_managers
 from workbench import audit
 from workbench.accounts import grant_role, revoke_role
 from workbench.accounts.models import Role, User
-from workbench.errors import ConflictError, PermissionDenied, ValidationError
+from workbench.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from workbench.governance.models import AccessRequest, CommitteeVote, Project
 from workbench.mail import queue_email
 from workbench.storage.base import utcnow
+from workbench.trusted_party import TrustedParty
 
 __all__ = ["QUORUM", "Expired", "access_review", "pending_for_member", "vote"]
 
@@ -52,7 +54,10 @@ def pending_for_member(session: Session, member: User) -> list[AccessRequest]:
 
 
 def vote(session: Session, request_id: int, member: User, decision: str, *, comment: str,
-         conditions: str = "", now: datetime | None = None) -> AccessRequest:
+         conditions: str = "", now: datetime | None = None,
+         trusted_party: TrustedParty | None = None) -> AccessRequest:
+    """Record a vote; the deciding vote of an approval opens the project's pseudonym domain at the
+    trusted party (pass it), so the gateway can serve the project its own pseudonyms."""
     request = get_request(session, request_id)
     committee = STAGE.get(request.status)
     if committee is None:
@@ -73,11 +78,12 @@ def vote(session: Session, request_id: int, member: User, decision: str, *, comm
     audit.record(session, actor=member.username, action="access.vote", object_type="access_request",
                  object_id=request.id, reason=comment or None,
                  after={"committee": committee, "vote": decision, "conditions": conditions})
-    _decide(session, request, committee, now or utcnow())
+    _decide(session, request, committee, now or utcnow(), trusted_party)
     return request
 
 
-def _decide(session: Session, request: AccessRequest, committee: str, at: datetime) -> None:
+def _decide(session: Session, request: AccessRequest, committee: str, at: datetime,
+            trusted_party: TrustedParty | None) -> None:
     votes = [v for v in request.votes if v.committee == committee]
     if len(votes) < QUORUM[committee]:
         return
@@ -92,7 +98,9 @@ def _decide(session: Session, request: AccessRequest, committee: str, at: dateti
     else:
         request.status, request.decided_at = "approved", at
         request.decision_reason = reasons
-        _create_project(session, request, at)
+        project = _create_project(session, request, at)
+        if trusted_party is not None:
+            trusted_party.open_domain(f"project:{project.code}", actor="committee")
     audit.record(session, actor="system", action="access.decision", object_type="access_request",
                  object_id=request.id, reason=request.decision_reason,
                  after={"committee": committee, "status": request.status, "approve": yes, "reject": no})
@@ -130,8 +138,10 @@ class Expired:
     members: list[str]
 
 
-def access_review(session: Session, *, actor: str, now: datetime | None = None) -> list[Expired]:
-    """Expire projects past their date and revoke their members' project roles."""
+def access_review(session: Session, *, actor: str, now: datetime | None = None,
+                  trusted_party: TrustedParty | None = None) -> list[Expired]:
+    """Expire projects past their date, revoke their members' project roles and, given the trusted
+    party, close the project's pseudonym domain (its key is destroyed: the extract is unlinkable)."""
     at = now or utcnow()
     expired = []
     for project in session.execute(
@@ -144,8 +154,12 @@ def access_review(session: Session, *, actor: str, now: datetime | None = None) 
                 revoke_role(session, username, f"researcher:project:{project.code}", actor=actor,
                             reason=f"project {project.code} expired")
                 revoked.append(username)
-            except Exception:
+            except NotFoundError:  # the role was already revoked by hand
                 continue
+        if trusted_party is not None:
+            with suppress(NotFoundError):  # never opened: nothing was extracted
+                trusted_party.close_domain(f"project:{project.code}", actor=actor,
+                                           reason=f"project {project.code} expired")
         audit.record(session, actor=actor, action="project.expire", object_type="project",
                      object_id=project.code, after={"revoked": revoked})
         expired.append(Expired(project.code, revoked))

@@ -193,7 +193,8 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
             "condition_start_date": [date.fromisoformat(b.get("diagnosis_date") or str(i))
                                      for b, i in zip(people["baseline"], people["inclusion"], strict=True)],
             "condition_type_concept_id": REGISTRY,
-            "condition_source_value": [str(b.get("icd10", b.get("cancer_site", "")))[:50] for b in people["baseline"]],
+            "condition_source_value": [f"{study.code}:{b.get('icd10', b.get('cancer_site', ''))}"[:50]
+                                       for b in people["baseline"]],
         })
     responses = session.execute(
         sa.select(Response.participant_id, Response.instrument_id, Response.event_code, Response.submitted_at,
@@ -210,7 +211,7 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
         person = by_pid[pid]
         last_seen[person] = max(last_seen.get(person, at.date()), at.date())
         sittings.append((sitting, person, concepts[SURVEY_CONCEPT_NAMES[instrument]], at.date(),
-                         at.replace(tzinfo=None), event))
+                         at.replace(tzinfo=None), event, study.code))
         wanted = chosen[instrument]
         for item, value in answers.items():
             if item.startswith("_") or (wanted is not None and item not in wanted):
@@ -225,7 +226,7 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
     tick("questionnaires", len(responses), len(responses))
     tables["survey_conduct"] = pd.DataFrame(sittings, columns=[
         "survey_conduct_id", "person_id", "survey_concept_id", "survey_start_date", "survey_end_datetime",
-        "timing_source_value"]).assign(
+        "timing_source_value", "survey_source_identifier"]).assign(
         assisted_concept_id=0, respondent_type_concept_id=0, timing_concept_id=0,
         collection_method_concept_id=0, survey_source_concept_id=0, validated_survey_concept_id=0,
         survey_source_value=lambda f: f["survey_concept_id"].map({v: k for k, v in (
