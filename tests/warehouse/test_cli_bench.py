@@ -24,7 +24,9 @@ def test_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["warehouse", "sample", "--persons", "120", "--chunk", "50"]) == 0
     assert "120 persons" in capsys.readouterr().out
     assert main(["warehouse", "counts"]) == 0
-    assert any(line.split() == ["person", "120"] for line in capsys.readouterr().out.splitlines())
+    counts = capsys.readouterr().out.splitlines()
+    assert ["person", "120"] in [line.split() for line in counts]
+    assert ["cdm_source", "1"] in [line.split() for line in counts]
     report = tmp_path / "dq.json"
     assert main(["warehouse", "check", "--output", str(report), "--strict"]) == 0
     assert ", 0 failed" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from workbench import warehouse
 from workbench.cli._common import add_command, settings
 from workbench.errors import ValidationError
+from workbench.warehouse.engine import record_cdm_source
 from workbench.warehouse.sample import sample_cohort
 
 CLI_ACTOR = "cli"
@@ -33,6 +34,8 @@ def _init(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
         warehouse.create_schema(engine)
         result = warehouse.load_mini_vocabulary(engine, loaded_by=CLI_ACTOR)
+        record_cdm_source(engine, name=args.name, abbreviation=args.abbreviation,
+                          holder=args.holder, vocabulary_version="weshare-mini-1")
     state = "already loaded" if result.already_loaded else "loaded"
     print(f"warehouse ready at {engine.url!r}; mini-vocabulary {state} "
           f"({result.row_counts['concept']} concepts)")
@@ -109,7 +112,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     group = commands.add_parser("warehouse", help="health data warehouse (OMOP CDM v5.4)")
     group.add_argument("--url", default="", help="warehouse URL (default: WESHARE_WAREHOUSE_URL)")
     sub = group.add_subparsers(dest="warehouse_command", metavar="ACTION", required=True)
-    add_command(sub, "init", _init, "create the OMOP schema and load the mini-vocabulary")
+    p = add_command(sub, "init", _init, "create the OMOP schema and load the mini-vocabulary")
+    p.add_argument("--name", default="WeShare health data warehouse")
+    p.add_argument("--abbreviation", default="WeShare-EDS")
+    p.add_argument("--holder", default="WeShare")
     add_command(sub, "counts", _counts, "rows per table")
     p = add_command(sub, "sample", _sample, "load a seeded sample cohort (demo and tests)")
     p.add_argument("--persons", type=int, default=1000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -19,8 +20,16 @@ from sqlalchemy.sql.elements import ClauseElement
 from workbench.errors import StoreUnavailable, ValidationError
 from workbench.warehouse.schema import metadata, primary_key
 
-__all__ = ["connect", "create_schema", "drop_schema", "fetch_frame", "native_duckdb", "table_columns",
-           "table_counts"]
+__all__ = [
+    "connect",
+    "create_schema",
+    "drop_schema",
+    "fetch_frame",
+    "native_duckdb",
+    "record_cdm_source",
+    "table_columns",
+    "table_counts",
+]
 
 SUPPORTED = ("duckdb", "postgresql")
 
@@ -130,3 +139,25 @@ def table_columns(engine: Engine, table: str) -> list[str]:
         return list(conn.execute(sa.text(
             "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
             "ORDER BY ordinal_position"), {"t": table}).scalars())
+
+
+CDM_VERSION_CONCEPT = 756265  # "OMOP CDM Version 5.4.0" in the CDM vocabulary
+ETL_REFERENCE = ("WeShare docs/warehouse.md: OMOP CDM v5.4 + survey_conduct extension "
+                 "(OMOP v6.0 columns) + load_log")
+
+
+def record_cdm_source(engine: Engine, *, name: str, abbreviation: str, holder: str,
+                      vocabulary_version: str, description: str = "") -> None:
+    """Write the single CDM_SOURCE row, which tells OHDSI tools what this database is.
+
+    The ETL reference names the extension tables, so a reader knows stock tools ignore them.
+    """
+    table = metadata.tables["cdm_source"]
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        conn.execute(table.insert().values(
+            cdm_source_name=name[:255], cdm_source_abbreviation=abbreviation[:25],
+            cdm_holder=holder[:255], source_description=description or None,
+            cdm_etl_reference=ETL_REFERENCE, source_release_date=date.today(),
+            cdm_release_date=date.today(), cdm_version="v5.4",
+            cdm_version_concept_id=CDM_VERSION_CONCEPT, vocabulary_version=vocabulary_version[:20]))
