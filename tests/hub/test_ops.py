@@ -18,7 +18,8 @@ from workbench.settings import Settings
 def test_status_and_down_when_nothing_runs(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, hub_port=free_ports(1)[0])
     said: list[str] = []
-    assert status(settings, said.append) == 3
+    assert status(settings, said.append) == 0
+    assert said[-1] == "WeShare is not running."
     assert down(settings, said.append) == 0
     assert said[-1] == "WeShare is not running."
 
