@@ -127,8 +127,8 @@ def main() -> int:
 
             builder()  # warm caches for both paths alike
             hand()
-            built_s, (members, means) = timed(builder, repeat=3)
-            hand_s, (hand_members, hand_means) = timed(hand, repeat=3)
+            built_s, (members, means) = timed(builder, repeat=5)
+            hand_s, (hand_members, hand_means) = timed(hand, repeat=5)
             frames = {t: raw.execute(f"SELECT * FROM {t}").df() for t in (
                 "condition_occurrence", "drug_exposure", "procedure_occurrence", "survey_conduct")}
             frames["person"] = raw.execute("SELECT person_id, gender_concept_id, year_of_birth "

@@ -82,7 +82,7 @@ class CohortQuery:
                     .select_from(PERSON.join(members, members.c.person_id == PERSON.c.person_id)
                                  .outerjoin(arm, arm.c.person_id == PERSON.c.person_id))
                     .order_by(PERSON.c.person_id))
-            return self._run(conn, "participants", cohort, stmt, {})
+            return self._run(conn, "participants", cohort, stmt, {}, tuple(columns))
 
     def scores(self, cohort: Cohort, concepts: Sequence[ConceptRef],
                timepoints: Sequence[str] | None = None) -> pd.DataFrame:
@@ -103,7 +103,8 @@ class CohortQuery:
                 stmt = stmt.where(SURVEY.c.timing_source_value.in_(list(timepoints)))
             stmt = stmt.order_by(MEASUREMENT.c.person_id, SURVEY.c.timing_concept_id,
                                  MEASUREMENT.c.measurement_concept_id)
-            return self._run(conn, "scores", cohort, stmt, {"concepts": score_ids})
+            return self._run(conn, "scores", cohort, stmt, {"concepts": score_ids},
+                             (tuple(score_ids), tuple(timepoints or ())))
 
     def mean_score_by_arm(self, cohort: Cohort, concept: ConceptRef) -> pd.DataFrame:
         """Mean (sd, n) of one score per time point per arm, in time-point order."""
@@ -121,7 +122,7 @@ class CohortQuery:
                     .where(MEASUREMENT.c.measurement_concept_id == score)
                     .group_by(arm.c.arm, SURVEY.c.timing_source_value, SURVEY.c.timing_concept_id)
                     .order_by(arm.c.arm, SURVEY.c.timing_concept_id))
-            return self._run(conn, "mean_score_by_arm", cohort, stmt, {"concept": score})
+            return self._run(conn, "mean_score_by_arm", cohort, stmt, {"concept": score}, (score,))
 
     # -- building blocks --------------------------------------------------------------------
     def _code(self, conn: Connection, code: str) -> int:
@@ -238,9 +239,9 @@ class CohortQuery:
         return sorted(found)
 
     def _run(self, conn: Connection, kind: str, cohort: Cohort, stmt: Select,
-             extra: dict[str, Any]) -> pd.DataFrame:
+             extra: dict[str, Any], variant: tuple[Any, ...]) -> pd.DataFrame:
         start = time.perf_counter()
-        frame, sql = fetch_frame(conn, stmt)
+        frame, sql = fetch_frame(conn, stmt, self._cache, ("sql", kind, cohort, variant))
         record: AuditRecord = {
             "event": "warehouse.query", "query": kind, "actor": self.actor,
             "purpose": self.purpose, "cohort": cohort.describe(), **extra,
