@@ -24,7 +24,14 @@ from pathlib import Path
 
 import psutil
 
-from hub.services import REPO_ROOT, proxy_command, settings_environment, venv_bin
+from hub.services import (
+    REPO_ROOT,
+    gateway_port,
+    gateway_ready,
+    proxy_command,
+    settings_environment,
+    venv_bin,
+)
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings, load_settings
 
@@ -60,8 +67,9 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def hub_ports(settings: Settings) -> list[int]:
-    return [settings.hub_port, settings.proxy_api_port, settings.hub_api_port,
-            settings.forms_port, settings.dashboards_port]
+    ports = [settings.hub_port, settings.proxy_api_port, settings.hub_api_port,
+             settings.forms_port, settings.dashboards_port]
+    return [*ports, gateway_port(settings)] if gateway_ready(settings) else ports
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
@@ -177,7 +185,8 @@ def stop_hub(settings: Settings, *, timeout: float = 30.0) -> list[str]:
         # The hub forwards SIGINT to services; Voila ignores it, so tell each service directly.
         for child in hub.children():
             try:
-                if "voila" in " ".join(child.cmdline()) or "jupyterhub-singleuser" in " ".join(child.cmdline()):
+                line = " ".join(child.cmdline())
+                if any(name in line for name in ("voila", "jupyterhub-singleuser", "secure_bubble.gateway")):
                     child.terminate()
             except psutil.NoSuchProcess:
                 pass

@@ -3,6 +3,9 @@
 - ``dashboards``: staff Voila behind hub login (a shared ``jupyterhub-singleuser`` with the Voila
   server extension, OAuth through the hub). The viewer's hub username is injected server-side by a
   Voila prelaunch hook (``hub.voila_hooks``), so the dashboard can scope what it lists.
+- ``warehouse-gateway``: the secure bubble's data gateway (``python -m secure_bubble.gateway``),
+  started only once the trusted party is initialised (its master key exists), on
+  ``dashboards_port + 1``.
 - ``forms``: participant Voila, standalone, with preheated kernels. It has no hub login: a
   participant is recognised by the personal token in the link (``?access=``), checked by the domain.
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.settings import Settings
+from workbench.trusted_party import default_master_key_path
 
 __all__ = [
     "FORMS_POOL_SIZE",
@@ -24,6 +28,9 @@ __all__ = [
     "VOILA_SAFE_FLAGS",
     "dashboards_service",
     "forms_service",
+    "gateway_port",
+    "gateway_ready",
+    "gateway_service",
     "managed_services",
     "proxy_command",
     "settings_environment",
@@ -119,5 +126,32 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
     }
 
 
+def gateway_port(settings: Settings) -> int:
+    return settings.dashboards_port + 1
+
+
+def gateway_service(settings: Settings) -> dict[str, Any]:
+    env = _common_env(settings, "gateway")
+    if os.environ.get("WESHARE_TTP_MASTER_KEY"):
+        env["WESHARE_TTP_MASTER_KEY"] = os.environ["WESHARE_TTP_MASTER_KEY"]
+    return {
+        "name": "warehouse-gateway",
+        "display": False,
+        "url": f"http://127.0.0.1:{gateway_port(settings)}",
+        "cwd": str(settings.home),
+        "environment": env,
+        "command": [sys.executable, "-m", "secure_bubble.gateway"],
+    }
+
+
+def gateway_ready(settings: Settings) -> bool:
+    """The gateway cannot start without the trusted party's master key (``weshare ttp init``)."""
+    key = os.environ.get("WESHARE_TTP_MASTER_KEY")
+    return Path(key).exists() if key else default_master_key_path(settings).exists()
+
+
 def managed_services(settings: Settings, *, as_root: bool) -> list[dict[str, Any]]:
-    return [dashboards_service(settings, as_root=as_root), forms_service(settings)]
+    services = [dashboards_service(settings, as_root=as_root), forms_service(settings)]
+    if gateway_ready(settings):
+        services.append(gateway_service(settings))
+    return services

@@ -100,3 +100,19 @@ def test_read_only_contents_refuses_writes(tmp_path: Path) -> None:
     with pytest.raises(HTTPError):
         asyncio.run(manager.delete_file("studies.ipynb"))
     assert not (tmp_path / "new.txt").exists()
+
+
+def test_gateway_service_starts_only_once_the_trusted_party_has_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.services import gateway_port, managed_services
+
+    monkeypatch.delenv("WESHARE_TTP_MASTER_KEY", raising=False)
+    settings = Settings(home=tmp_path, dashboards_port=18500)
+    assert [s["name"] for s in managed_services(settings, as_root=False)] == ["dashboards", "forms"]
+    (tmp_path / "ttp-master.key").write_bytes(b"k" * 32)
+    services = {s["name"]: s for s in managed_services(settings, as_root=False)}
+    gateway = services["warehouse-gateway"]
+    assert gateway["url"] == f"http://127.0.0.1:{gateway_port(settings)}" and gateway_port(settings) == 18501
+    assert gateway["command"][-2:] == ["-m", "secure_bubble.gateway"]
+    assert load_settings(gateway["environment"]) == settings
