@@ -5,7 +5,7 @@
   Voila prelaunch hook (``hub.voila_hooks``), so the dashboard can scope what it lists.
 - ``warehouse-gateway``: the secure bubble's data gateway (``python -m secure_bubble.gateway``),
   started only once the trusted party is initialised (its master key exists), on
-  ``dashboards_port + 1``.
+  ``gateway_port`` (``WESHARE_GATEWAY_PORT``).
 - ``forms``: participant Voila, standalone, with preheated kernels. It has no hub login: a
   participant is recognised by the personal token in the link (``?access=``), checked by the domain.
 """
@@ -127,7 +127,7 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
 
 
 def gateway_port(settings: Settings) -> int:
-    return settings.dashboards_port + 1
+    return settings.gateway_port
 
 
 def gateway_service(settings: Settings) -> dict[str, Any]:

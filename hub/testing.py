@@ -98,9 +98,9 @@ def seed(settings: Settings) -> Fixture:
 
 
 def instance_settings(home: Path) -> Settings:
-    hub, proxy, api, forms, dashboards = free_ports(5)
+    hub, proxy, api, forms, dashboards, gateway = free_ports(6)
     return Settings(home=home, hub_port=hub, proxy_api_port=proxy, hub_api_port=api, forms_port=forms,
-                    dashboards_port=dashboards, public_url=f"http://127.0.0.1:{hub}", demo=True,
+                    dashboards_port=dashboards, gateway_port=gateway, public_url=f"http://127.0.0.1:{hub}", demo=True,
                     lockout_base_seconds=1)
 
 

@@ -39,6 +39,7 @@ class Settings:
     proxy_api_port: int = 8001
     forms_port: int = 8866
     dashboards_port: int = 8867
+    gateway_port: int = 8868
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "WeShare <no-reply@weshare.invalid>"
