@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from workbench import accounts, audit
 from workbench.participants.models import Participant, Response
-from workbench.participants.service import issue_access_token
+from workbench.participants.service import due_items, issue_access_token
 from workbench.studies import service as studies
 from workbench.studies.models import Study
 from workbench.studies.setup import add_arm, add_site, configure_study
@@ -192,9 +192,13 @@ def seed_demo(session: Session, tp: TrustedParty, *, participants: int = 2000, s
                                                   "seed": seed})
     count = session.execute(
         select(func.count(Participant.id)).where(Participant.study_id == study.id)).scalar_one()
-    first = session.execute(
-        select(Participant).where(Participant.study_id == study.id, Participant.status == "active")
-        .order_by(Participant.inclusion_date.desc()).limit(1)
-    ).scalar_one()
+    candidates = session.execute(
+        select(Participant).where(Participant.study_id == study.id, Participant.status == "active",
+                                  Participant.respondent_type == "patient")
+        .order_by(Participant.inclusion_date.desc()).limit(200)
+    ).scalars().all()
+    # Show a participant who has something to fill in (not overdue), else the newest one.
+    first = next((p for p in candidates
+                  if any(not d.overdue for d in due_items(session, p, today=today))), candidates[0])
     token = issue_access_token(session, first, actor=ACTOR, key=key)
     return DemoSummary(created, int(count), responses, first.pseudonym, token)
