@@ -146,7 +146,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    group = commands.add_parser("randomisation", help="commit, allocate and verify randomisations (files)")
+    group = commands.add_parser("randomisation", help="commit, allocate and verify randomisations (a study in the store, or files)")
     sub = group.add_subparsers(dest="randomisation_command", required=True, metavar="ACTION")
     p = add_command(sub, "commit", _commit, "compute and write the commitment of a design")
     p.add_argument("design")
