@@ -119,7 +119,8 @@ def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict
                carers: set[int], today: date) -> list[dict[str, object]]:
     done = assessments[(assessments["status"] == "completed")
                        & (pd.to_datetime(assessments["visit_date"]).dt.date <= today)]
-    answers = chunk_answers[chunk_answers["assessment_id"].isin(done["assessment_id"])]
+    answers = chunk_answers[chunk_answers["assessment_id"].isin(done["assessment_id"])
+                            & chunk_answers["participant_id"].isin(list(ids))]
     visited = dict(zip(done["assessment_id"], pd.to_datetime(done["visit_date"]), strict=True))
     rows = []
     for (assessment, pid, timepoint, instrument), part in answers.groupby(
@@ -162,6 +163,10 @@ def seed_demo(session: Session, tp: TrustedParty, *, participants: int = 2000, s
         study = _seed_study(session, spec, cohort)
         rng = np.random.default_rng(seed)
         pseudonyms = _pseudonyms(tp, len(cohort), seed, spec)
+        # Two synthetic identities can be the same person for the trusted party (same name and
+        # birth date): record linkage gives them one pseudonym, so keep the first only.
+        codes = cohort["participant_key"].map(pseudonyms)
+        cohort = cohort[~codes.duplicated()]
         last_status = chunk.assessments.sort_values("day").groupby("participant_id")["status"].last()
         people = [
             Participant(

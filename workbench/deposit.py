@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,6 +51,7 @@ class DepositReport:
     excluded_opposed: int = 0
     excluded_unknown: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    load_seconds: float = 0.0
     already_loaded: bool = False
 
     def __str__(self) -> str:
@@ -60,6 +63,15 @@ class DepositReport:
                 f"{self.excluded_unknown} unknown to the trusted party); rows: {rows}")
 
 
+# The answers are JSON objects; the database explodes them (much faster than json.loads per row).
+_KEY, _VALUE, _EACH = "j.key", "j.value", "json_each(r.answers) j"
+_PG_EACH = "jsonb_each_text(r.answers::jsonb) j"
+
+
+def _each(session: Session) -> str:
+    return _PG_EACH if session.get_bind().dialect.name == "postgresql" else _EACH
+
+
 def plan_variables(session: Session, study: Study) -> dict[str, set[str] | None]:
     """The deposit plan checked against what the study collects: name → items (None = all)."""
     plan = list(study.deposit_plan or [])
@@ -69,11 +81,13 @@ def plan_variables(session: Session, study: Study) -> dict[str, set[str] | None]
         raise ValidationError("must include 'demographics' (OMOP needs each person's sex and birth year)",
                               where="deposit plan")
     instruments = {i for e in study.events for i in e.instruments}
+    pairs = session.execute(sa.text(
+        f"SELECT DISTINCT r.instrument_id, {_KEY} FROM responses r JOIN participants p "
+        f"ON p.id = r.participant_id, {_each(session)} WHERE p.study_id = :study"), {"study": study.id}).all()
     items: dict[str, set[str]] = {}
-    for instrument, answers in session.execute(
-            sa.select(Response.instrument_id, Response.answers).join(Participant)
-            .where(Participant.study_id == study.id)):
-        items.setdefault(instrument, set()).update(k for k in answers if not k.startswith("_"))
+    for instrument, item in pairs:
+        if not item.startswith("_"):
+            items.setdefault(instrument, set()).add(item)
     chosen: dict[str, set[str] | None] = {}
     for entry in plan:
         if entry in ("demographics", "condition"):
@@ -112,6 +126,19 @@ def _next_ids(conn: sa.Connection) -> dict[str, int]:
         t = warehouse_metadata.tables[table]
         out[table] = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c[column]), 0))).scalar_one()) + 1
     return out
+
+
+def _frame(result: sa.Result[Any], columns: list[str]) -> pd.DataFrame:
+    """Rows as plain tuples first: pandas probes SQLAlchemy Row objects slowly."""
+    return pd.DataFrame.from_records([tuple(r) for r in result], columns=columns)
+
+
+def _item_concept(variable: str, concepts: dict[str, int]) -> int | None:
+    instrument, _, item = variable.partition(".")
+    label = SURVEY_NAMES.get(instrument)
+    if label is None or not (item.startswith("q") and item[1:].isdigit()):
+        return None
+    return concepts.get(f"{label} item {int(item[1:])}")
 
 
 def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, study_code: str, *,
@@ -162,7 +189,7 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     tables = _build(session, study, allowed, chosen, concepts, ids, set(new), tick)
     result = load_tables(warehouse, load_id, tables, source=f"study {study.code} (operational store)",
                          loaded_by=actor)
-    report.participants, report.rows = len(allowed), result.row_counts
+    report.participants, report.rows, report.load_seconds = len(allowed), result.row_counts, result.seconds
     set_status(session, study.code, "deposited", actor=actor, reason=f"deposit {load_id}")
     audit.record(session, actor=actor, action="warehouse.deposit", object_type="study", object_id=study.code,
                  after={"load_id": load_id, "rows": result.row_counts, "participants": len(allowed),
@@ -196,45 +223,57 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
             "condition_source_value": [f"{study.code}:{b.get('icd10', b.get('cancer_site', ''))}"[:50]
                                        for b in people["baseline"]],
         })
-    responses = session.execute(
-        sa.select(Response.participant_id, Response.instrument_id, Response.event_code, Response.submitted_at,
-                  Response.answers)
-        .where(Response.participant_id.in_(people["pid"].tolist() or [-1]),
-               Response.instrument_id.in_([k for k in chosen if k in SURVEY_NAMES] or [""]))
-        .order_by(Response.id)).all()
-    sittings, observations, last_seen = [], [], {}
-    next_obs = ids["observation"]
-    for n, (pid, instrument, event, at, answers) in enumerate(responses):
-        if n % 5000 == 0:
-            tick("questionnaires", n, len(responses))
-        sitting = ids["survey_conduct"] + len(sittings)
-        person = by_pid[pid]
-        last_seen[person] = max(last_seen.get(person, at.date()), at.date())
-        sittings.append((sitting, person, concepts[SURVEY_CONCEPT_NAMES[instrument]], at.date(),
-                         at.replace(tzinfo=None), event, study.code))
-        wanted = chosen[instrument]
-        for item, value in answers.items():
-            if item.startswith("_") or (wanted is not None and item not in wanted):
-                continue
-            number = item[1:] if item[1:].isdigit() else None
-            concept = concepts.get(f"{SURVEY_NAMES[instrument]} item {int(number)}") if number else None
-            if concept is None or not isinstance(value, int | float):
-                continue
-            observations.append((next_obs, person, concept, at.date(), float(value), sitting,
-                                 f"{instrument}.{item}"))
-            next_obs += 1
-    tick("questionnaires", len(responses), len(responses))
-    tables["survey_conduct"] = pd.DataFrame(sittings, columns=[
-        "survey_conduct_id", "person_id", "survey_concept_id", "survey_start_date", "survey_end_datetime",
-        "timing_source_value", "survey_source_identifier"]).assign(
-        assisted_concept_id=0, respondent_type_concept_id=0, timing_concept_id=0,
-        collection_method_concept_id=0, survey_source_concept_id=0, validated_survey_concept_id=0,
-        survey_source_value=lambda f: f["survey_concept_id"].map({v: k for k, v in (
-            (name, concepts[SURVEY_CONCEPT_NAMES[name]]) for name in SURVEY_NAMES)}))
-    tables["observation"] = pd.DataFrame(observations, columns=[
-        "observation_id", "person_id", "observation_concept_id", "observation_date", "value_as_number",
-        "observation_event_id", "observation_source_value"]).assign(
-        observation_type_concept_id=PATIENT_FILLED_SURVEY)
+    surveys = [k for k in chosen if k in SURVEY_NAMES]
+    tick("questionnaires", 0, 1)
+    sittings = _frame(session.execute(
+        sa.select(Response.id, Response.participant_id, Response.instrument_id, Response.event_code,
+                  Response.submitted_at)
+        .join(Participant).where(Participant.study_id == study.id, Response.instrument_id.in_(surveys or [""]))
+        .order_by(Response.id)), ["response_id", "pid", "instrument", "event", "at"])
+    sittings = sittings[sittings["pid"].isin(by_pid)].reset_index(drop=True)
+    sittings["person_id"] = sittings["pid"].map(by_pid).astype("int64")
+    sittings["survey_conduct_id"] = np.arange(len(sittings), dtype="int64") + ids["survey_conduct"]
+    at = pd.to_datetime(sittings["at"], utc=True).dt.tz_localize(None)
+    tables["survey_conduct"] = pd.DataFrame({
+        "survey_conduct_id": sittings["survey_conduct_id"], "person_id": sittings["person_id"],
+        "survey_concept_id": sittings["instrument"].map(
+            {k: concepts[SURVEY_CONCEPT_NAMES[k]] for k in SURVEY_NAMES}).astype("int64"),
+        "survey_start_date": at.dt.date, "survey_end_datetime": at,
+        "timing_source_value": sittings["event"], "survey_source_identifier": study.code,
+        "survey_source_value": sittings["instrument"],
+        "assisted_concept_id": 0, "respondent_type_concept_id": 0, "timing_concept_id": 0,
+        "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
+    })
+    answers = _frame(session.execute(sa.text(
+        f"SELECT r.id, {_KEY}, {_VALUE} FROM responses r JOIN participants p ON p.id = r.participant_id, "
+        f"{_each(session)} WHERE p.study_id = :study"), {"study": study.id}), ["response_id", "item", "value"])
+    answers = answers.merge(sittings[["response_id", "instrument", "person_id", "survey_conduct_id"]],
+                            on="response_id")
+    answers["variable"] = answers["instrument"] + "." + answers["item"]
+    keep = np.zeros(len(answers), dtype=bool)
+    for instrument, wanted in chosen.items():
+        if instrument in SURVEY_NAMES:
+            mine = (answers["instrument"] == instrument).to_numpy()
+            keep |= mine if wanted is None else mine & answers["item"].isin(wanted).to_numpy()
+    answers = answers[keep]
+    # Few distinct variables: map each once rather than parsing every row.
+    variable_concepts = {v: _item_concept(v, concepts) for v in answers["variable"].unique()}
+    answers = answers.assign(concept=answers["variable"].map(variable_concepts),
+                             number=pd.to_numeric(answers["value"], errors="coerce"))
+    answers = answers[answers["concept"].notna() & answers["number"].notna()].reset_index(drop=True)
+    dates = dict(zip(sittings["survey_conduct_id"], at.dt.date, strict=True))
+    tables["observation"] = pd.DataFrame({
+        "observation_id": np.arange(len(answers), dtype="int64") + ids["observation"],
+        "person_id": answers["person_id"].astype("int64"),
+        "observation_concept_id": answers["concept"].astype("int64"),
+        "observation_date": answers["survey_conduct_id"].map(dates),
+        "value_as_number": answers["number"].astype("float64"),
+        "observation_event_id": answers["survey_conduct_id"].astype("int64"),
+        "observation_source_value": answers["variable"],
+        "observation_type_concept_id": PATIENT_FILLED_SURVEY,
+    })
+    tick("questionnaires", 1, 1)
+    last_seen = at.dt.date.groupby(sittings["person_id"]).max().to_dict()
     tables["observation_period"] = pd.DataFrame({
         "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
         "person_id": people["person_id"].astype("int64"),
