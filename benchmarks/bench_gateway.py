@@ -1,0 +1,125 @@
+"""Gateway overhead: an approved extract through the gateway (HTTP, token check, project
+pseudonyms from the trusted party, audit, Arrow) against the same warehouse query run directly in
+the same process (target ≤ 1.3×)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import report
+from tornado.web import Application, RequestHandler
+
+from secure_bubble.client import Warehouse
+from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
+from secure_bubble.gateway.extract import extract_statements
+from workbench import accounts
+from workbench.demo import seed_demo
+from workbench.deposit import deposit_study
+from workbench.governance.models import AccessRequest, Project
+from workbench.settings import Settings
+from workbench.storage.base import utcnow
+from workbench.storage.engine import make_engine, session_scope
+from workbench.storage.migrate import upgrade
+from workbench.studies.service import set_status
+from workbench.trusted_party import init_store, open_trusted_party
+from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+from workbench.warehouse.engine import fetch_frame
+
+
+class _Hub(RequestHandler):
+    def get(self) -> None:
+        self.finish({"kind": "user", "name": "ana", "scopes": ["access:services!service=warehouse-gateway"]})
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 300 if args.quick else args.participants
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        cfg = Settings(home=home)
+        op = make_engine(cfg.database_url)
+        upgrade(op)
+        init_store(cfg, actor="bench")
+        tp = open_trusted_party(cfg)
+        wh = connect(f"duckdb:///{home / 'wh.duckdb'}")
+        create_schema(wh)
+        load_mini_vocabulary(wh)
+        with session_scope(op) as s:
+            seed_demo(s, tp, participants=n, seed=9)
+            set_status(s, "DEMO-QOL", "closed", actor="bench")
+        with session_scope(op) as s:
+            deposit_study(s, tp, wh, "DEMO-QOL", actor="bench")
+            accounts.add_user(s, "ana", actor="bench", roles=["researcher:project:P1"])
+            request = AccessRequest(requester="ana", title="bench", purpose="research", regulatory_ref="MR-004",
+                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
+            s.add(request)
+            s.flush()
+            s.add(Project(code="P1", request_id=request.id, title="bench", purpose="research", team=["ana"],
+                          approved={"DEMO-QOL": ["qlq-c30.*", "phq-9.*", "gad-7.*"]}, committee_date=utcnow(),
+                          expires_at=utcnow() + timedelta(days=30)))
+        tp.open_domain("project:P1", actor="bench")
+        hub_port, gw_port = _port(), _port()
+        loop = asyncio.new_event_loop()
+        context = GatewayContext(op, wh, tp, HubTokenValidator(f"http://127.0.0.1:{hub_port}/hub/api",
+                                                               service="warehouse-gateway"))
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            Application([(r"/hub/api/user", _Hub)]).listen(hub_port, address="127.0.0.1")
+            make_app(context, "/gw/").listen(gw_port, address="127.0.0.1")
+            loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True).start()
+        client = Warehouse("P1", url=f"http://127.0.0.1:{gw_port}/gw", token="t")
+        variables = ["qlq-c30.*", "phq-9.*", "gad-7.*"]
+        for _ in range(50):
+            try:
+                client.extract(["gad-7.q1"])  # warm-up: first use of the project domain, connections
+                break
+            except Exception:
+                time.sleep(0.1)
+
+        def direct() -> int:
+            with wh.connect() as conn:
+                return sum(len(fetch_frame(conn, stmt)[0])
+                           for _k, stmt in extract_statements("DEMO-QOL", variables))
+
+        best_direct = best_gateway = float("inf")
+        rows = 0
+        for _ in range(3):
+            start = time.perf_counter()
+            rows = direct()
+            best_direct = min(best_direct, time.perf_counter() - start)
+            start = time.perf_counter()
+            frame = client.extract(variables)
+            best_gateway = min(best_gateway, time.perf_counter() - start)
+        report(f"gateway extract of {len(frame):,} approved rows ({n} participants)", best_gateway, "s",
+               baseline=best_direct, baseline_name=f"same query direct on the warehouse ({rows:,} rows)",
+               target="<= 1.3x")
+        loop.call_soon_threadsafe(loop.stop)
+        tp.close()
+        wh.dispose()
+        op.dispose()
+
+
+if __name__ == "__main__":
+    main()
