@@ -5,10 +5,10 @@ Revises: 0008
 Create Date: 2026-11-22 14:11:28.886294
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0009'
 down_revision = '0008'

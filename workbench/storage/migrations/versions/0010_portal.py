@@ -5,10 +5,10 @@ Revises: 0009
 Create Date: 2026-11-22 14:12:29.880679
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0010'
 down_revision = '0009'

@@ -5,10 +5,10 @@ Revises: 0010
 Create Date: 2026-11-22 14:14:53.769625
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
+from alembic import op
 
+import workbench.storage.base
 
 revision = '0011'
 down_revision = '0010'

@@ -5,10 +5,8 @@ Revises: 0011
 Create Date: 2026-11-22 14:17:52.846705
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
-
+from alembic import op
 
 revision = '0012'
 down_revision = '0011'

@@ -5,10 +5,8 @@ Revises: 0012
 Create Date: 2026-11-22 14:20:36.123740
 """
 
-from alembic import op
 import sqlalchemy as sa
-import workbench.storage.base
-
+from alembic import op
 
 revision = '0013'
 down_revision = '0012'
