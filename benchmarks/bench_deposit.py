@@ -13,15 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import report
+from _world import closed_demo
 
-from workbench.demo import seed_demo
 from workbench.deposit import deposit_study
-from workbench.settings import Settings
-from workbench.storage.engine import make_engine, session_scope
-from workbench.storage.migrate import upgrade
-from workbench.studies.service import set_status
-from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+from workbench.storage.engine import session_scope
+from workbench.warehouse import connect, create_schema
 
 
 def main() -> None:
@@ -32,17 +28,8 @@ def main() -> None:
     n = 300 if args.quick else args.participants
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        cfg = Settings(home=home)
-        op = make_engine(cfg.database_url)
-        upgrade(op)
-        init_store(cfg, actor="bench")
-        tp = open_trusted_party(cfg)
-        wh = connect(f"duckdb:///{home / 'wh.duckdb'}")
-        create_schema(wh)
-        load_mini_vocabulary(wh)
-        with session_scope(op) as s:
-            seed_demo(s, tp, participants=n, seed=3)
-            set_status(s, "DEMO-QOL", "closed", actor="bench")
+        world = closed_demo(home, n, seed=3)
+        op, tp, wh = world.operational, world.trusted_party, world.warehouse
         start = time.perf_counter()
         with session_scope(op) as s:
             result = deposit_study(s, tp, wh, "DEMO-QOL", actor="bench")
@@ -69,10 +56,8 @@ def main() -> None:
         report(f"deposit {n} participants, observation rows/s (whole deposit, end to end)", rows / seconds,
                "rows/s", baseline=rows / bare, baseline_name="bare Arrow insert of the same rows",
                target=">= 1e6 rows/s", observation_rows=rows, seconds=round(seconds, 2))
-        tp.close()
-        wh.dispose()
         base.dispose()
-        op.dispose()
+        world.close()
 
 
 if __name__ == "__main__":

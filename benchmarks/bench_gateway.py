@@ -17,22 +17,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import report
+from _world import closed_demo
 from tornado.web import Application, RequestHandler
 
 from secure_bubble.client import Warehouse
 from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
 from secure_bubble.gateway.extract import extract_statements
 from workbench import accounts
-from workbench.demo import seed_demo
 from workbench.deposit import deposit_study
 from workbench.governance.models import AccessRequest, Project
-from workbench.settings import Settings
 from workbench.storage.base import utcnow
-from workbench.storage.engine import make_engine, session_scope
-from workbench.storage.migrate import upgrade
-from workbench.studies.service import set_status
-from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+from workbench.storage.engine import session_scope
 from workbench.warehouse.engine import fetch_frame
 
 
@@ -55,17 +50,8 @@ def main() -> None:
     n = 300 if args.quick else args.participants
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        cfg = Settings(home=home)
-        op = make_engine(cfg.database_url)
-        upgrade(op)
-        init_store(cfg, actor="bench")
-        tp = open_trusted_party(cfg)
-        wh = connect(f"duckdb:///{home / 'wh.duckdb'}")
-        create_schema(wh)
-        load_mini_vocabulary(wh)
-        with session_scope(op) as s:
-            seed_demo(s, tp, participants=n, seed=9)
-            set_status(s, "DEMO-QOL", "closed", actor="bench")
+        world = closed_demo(home, n, seed=9)
+        op, tp, wh = world.operational, world.trusted_party, world.warehouse
         with session_scope(op) as s:
             deposit_study(s, tp, wh, "DEMO-QOL", actor="bench")
             accounts.add_user(s, "ana", actor="bench", roles=["researcher:project:P1"])
@@ -116,9 +102,7 @@ def main() -> None:
                baseline=best_direct, baseline_name=f"same query direct on the warehouse ({rows:,} rows)",
                target="<= 1.3x")
         loop.call_soon_threadsafe(loop.stop)
-        tp.close()
-        wh.dispose()
-        op.dispose()
+        world.close()
 
 
 if __name__ == "__main__":
