@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: up down status test test-fast lint bench install chromium clean
+.PHONY: up down status test test-fast lint bench install chromium proxy clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -26,11 +26,14 @@ status: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+proxy: $(STAMP)
+	@$(PY) -m hub.ops install-proxy
+
 lint: $(STAMP)
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports
 
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium proxy lint
 	@.venv/bin/pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)

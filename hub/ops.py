@@ -266,7 +266,7 @@ def status(settings: Settings, say: Say = print) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hub.ops", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("action", choices=["up", "down", "status", "install-proxy"])
     parser.add_argument("--no-demo", action="store_true", help="do not seed demo data on up")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -276,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             return up(settings, demo=not args.no_demo)
         if args.action == "down":
             return down(settings)
+        if args.action == "install-proxy":  # `make test` needs it too: live hub tests start the proxy
+            ensure_proxy(settings)
+            return 0
         return status(settings)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
