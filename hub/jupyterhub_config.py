@@ -7,6 +7,12 @@ Run with ``jupyterhub -f hub/jupyterhub_config.py`` (``make up`` does it). Every
 import os
 
 from hub.services import REPO_ROOT, managed_services, proxy_command, venv_bin
+from hub.spawn import (
+    access_review_role,
+    access_review_service,
+    hub_gateway_url,
+    project_token_scopes,
+)
 from workbench.settings import load_settings
 
 c = get_config()
@@ -35,12 +41,22 @@ c.WorkbenchAuthenticator.workbench_settings = settings
 c.JupyterHub.default_url = "/services/dashboards/"
 c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "access:services"]}]
 
-# Researchers' own servers (per-project spawning comes with the secure bubble).
-c.JupyterHub.spawner_class = "simple"
+# Project spaces: one named server per approved project (name = project code), checked against
+# the governance store before it starts; its token reaches the warehouse gateway and nothing else.
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 10
+c.JupyterHub.spawner_class = "hub.spawn.ProjectSpawner"
+c.ProjectSpawner.workbench_settings = settings
+c.ProjectSpawner.gateway_url = hub_gateway_url(settings)
+c.ProjectSpawner.project_server_config = str(REPO_ROOT / "hub" / "project_server_config.py")
+c.ProjectSpawner.server_token_scopes = project_token_scopes
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
 c.Spawner.cmd = [venv_bin("jupyterhub-singleuser")]
 c.Spawner.args = ["--allow-root"] if as_root else []
 
-c.JupyterHub.services = managed_services(settings, as_root=as_root)
+# `weshare access review` stops expired projects' servers and revokes their tokens with this
+# service's token (read from a 0600 file in the hub state; no process runs for it).
+c.JupyterHub.services = [*managed_services(settings, as_root=as_root), access_review_service(settings)]
+c.JupyterHub.load_roles.append(access_review_role())
 c.JupyterHub.log_datefmt = "%Y-%m-%d %H:%M:%S"
 (state / "runtime").mkdir(exist_ok=True)

@@ -6,27 +6,36 @@ chosen); every study is justified on its own (minimisation); every step is audit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
 
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workbench import audit
 from workbench.accounts.models import Role, RoleAssignment, User
 from workbench.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
-from workbench.governance.models import AccessRequest, AccessRequestItem
+from workbench.governance.models import AccessRequest, AccessRequestItem, Project
 from workbench.mail import queue_email
+from workbench.settings import Settings
 from workbench.storage.base import utcnow
 from workbench.studies.models import Study
 from workbench.tariffs import access_quote, load_grids
 
 __all__ = [
     "PERMITTED_PURPOSES",
+    "REVIEW_TOKEN_FILE",
+    "HubServers",
     "RequestedStudy",
+    "StoppedSpace",
     "advance",
     "draft_request",
     "get_request",
     "sponsor_answer",
+    "stop_closed_project_spaces",
     "study_managers",
     "submit_request",
 ]
@@ -198,3 +207,86 @@ def advance(session: Session, request_id: int, *, now: datetime | None = None) -
                  object_id=request.id, after={"status": request.status,
                                               "studies": [i.study_code for i in remaining]})
     return request
+
+
+# Project spaces (named hub servers) of closed projects ----------------------------------------------
+
+REVIEW_TOKEN_FILE = Path("hub") / "access-review.token"  # under Settings.home, written by the hub config
+
+
+@dataclass(frozen=True)
+class HubServers:
+    """The hub's REST API as the access review uses it: find, stop and revoke project servers.
+
+    Plain HTTP with the ``access-review`` service token, so governance imports nothing of Jupyter.
+    """
+
+    api_url: str
+    token: str
+    timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HubServers | None:
+        """None when the hub has never run here (no token file): then no server can be running."""
+        path = settings.home / REVIEW_TOKEN_FILE
+        if not path.exists():
+            return None
+        return cls(f"http://127.0.0.1:{settings.hub_api_port}/hub/api", path.read_text().strip())
+
+    def _call(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        reply = requests.request(method, f"{self.api_url}{path}", timeout=self.timeout,
+                                 headers={"Authorization": f"token {self.token}"}, **kwargs)  # type: ignore[arg-type]
+        if reply.status_code >= 400 and reply.status_code != 404:
+            raise ConflictError(f"the hub refused {method} {path}: {reply.status_code} {reply.text[:200]}")
+        return reply
+
+    def servers(self) -> dict[str, list[str]]:
+        """Named servers per user (project codes), running or not."""
+        users = self._call("GET", "/users").json()
+        return {u["name"]: [name for name in (u.get("servers") or {}) if name] for u in users}
+
+    def stop(self, username: str, server: str) -> None:
+        """Stop and remove the named server; the hub deletes the server's own token with it."""
+        self._call("DELETE", f"/users/{quote(username)}/servers/{quote(server)}", json={"remove": True})
+
+    def revoke_tokens(self, username: str, server: str) -> int:
+        """Delete the user's tokens made for this named server (their note names its URL)."""
+        reply = self._call("GET", f"/users/{quote(username)}/tokens")
+        if reply.status_code == 404:
+            return 0
+        marker = f"/{server}/"
+        revoked = 0
+        for token in reply.json().get("api_tokens", []):
+            if marker in (token.get("note") or ""):
+                self._call("DELETE", f"/users/{quote(username)}/tokens/{token['id']}")
+                revoked += 1
+        return revoked
+
+
+@dataclass(frozen=True)
+class StoppedSpace:
+    project: str
+    user: str
+    tokens_revoked: int
+
+
+def stop_closed_project_spaces(session: Session, hub: HubServers, *, actor: str) -> list[StoppedSpace]:
+    """Stop every named server whose project is no longer active (expired, suspended, closed or
+    unknown), revoke its tokens, and audit each stop. Run after the expiry step of the review."""
+    # Server names are lower-case project codes (JupyterHub's rule for server names).
+    projects = session.execute(select(Project.code, Project.status)).all()
+    active = {code.lower() for code, status in projects if status == "active"}
+    codes = {code.lower(): code for code, _ in projects}
+    stopped = []
+    for username, names in sorted(hub.servers().items()):
+        for name in names:
+            if name.lower() in active:
+                continue
+            hub.stop(username, name)
+            revoked = hub.revoke_tokens(username, name)
+            code = codes.get(name.lower(), name)
+            audit.record(session, actor=actor, action="bubble.server_stopped", object_type="project",
+                         object_id=code, reason="project is not active",
+                         after={"user": username, "server": name, "tokens_revoked": revoked})
+            stopped.append(StoppedSpace(code, username, revoked))
+    return stopped

@@ -26,6 +26,7 @@ __all__ = [
     "create_request",
     "download",
     "file_set",
+    "may_check",
     "pending_for",
     "release",
     "review",
@@ -36,17 +37,19 @@ __all__ = [
 REQUIRED_REVIEWS = 2
 
 
-def _may_check(user: User, project: str) -> bool:
-    return any(
+def may_check(user: User, project: str) -> bool:
+    """An output checker for this project (or for all projects, when the role is unscoped)."""
+    return user.active and any(
         a.role == Role.OUTPUT_CHECKER and (not a.scope_id or (a.scope_type, a.scope_id) == ("project", project))
         for a in user.roles
     )
 
 
 def _member(user: User, project: str) -> bool:
-    return any(
-        a.role == Role.RESEARCHER and (not a.scope_id or (a.scope_type, a.scope_id) == ("project", project))
-        for a in user.roles
+    """Only a role scoped to this project counts: an unscoped researcher role lets a person file
+    access requests, never act inside a project they were not approved for."""
+    return user.active and any(
+        a.role == Role.RESEARCHER and (a.scope_type, a.scope_id) == ("project", project) for a in user.roles
     )
 
 
@@ -137,7 +140,7 @@ def review(session: Session, request_id: int, checker: User, decision: str, comm
     request = _get(session, request_id)
     if checker.username == request.author:
         raise PermissionDenied("authors never review their own release requests")
-    if not _may_check(checker, request.project):
+    if not may_check(checker, request.project):
         raise PermissionDenied(f"{checker.username} is not an output checker for project {request.project}")
     if request.status != "submitted":
         raise ConflictError(f"the request is {request.status}, not awaiting review")
@@ -181,7 +184,7 @@ def release(session: Session, request_id: int, actor: User) -> dict[str, str]:
     request = _get(session, request_id)
     if request.status != "approved":
         raise ConflictError(f"the request is {request.status}; only approved requests are released")
-    if actor.username != request.author and not _may_check(actor, request.project):
+    if actor.username != request.author and not may_check(actor, request.project):
         raise PermissionDenied("only the author or an output checker can release")
     request.status = "released"
     manifest = {f.name: f.sha256 for f in request.files}
@@ -195,7 +198,7 @@ def download(session: Session, store: Path, request_id: int, name: str, user: Us
     request = _get(session, request_id)
     if request.status != "released":
         raise PermissionDenied("only released outputs can be downloaded")
-    if user.username != request.author and not _may_check(user, request.project):
+    if user.username != request.author and not may_check(user, request.project):
         raise PermissionDenied("only the project's author or its output checkers can download")
     entry = next((f for f in request.files if f.name == name), None)
     if entry is None:
@@ -213,6 +216,6 @@ def pending_for(session: Session, checker: User) -> list[ReleaseRequest]:
     rows = session.execute(select(ReleaseRequest).where(ReleaseRequest.status == "submitted")).scalars()
     return [
         r for r in rows
-        if r.author != checker.username and _may_check(checker, r.project)
+        if r.author != checker.username and may_check(checker, r.project)
         and not any(v.reviewer == checker.username for v in _current_votes(r))
     ]

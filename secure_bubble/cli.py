@@ -9,7 +9,7 @@ import argparse
 
 from sqlalchemy import select
 
-from secure_bubble.access import get_request
+from secure_bubble.access import HubServers, get_request, stop_closed_project_spaces
 from secure_bubble.committee import access_review
 from workbench.cli._common import CLI_ACTOR, add_command, settings, store_session
 from workbench.governance.models import AccessRequest, Project
@@ -44,14 +44,19 @@ def _show(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace) -> int:
     cfg = settings()
     tp = open_trusted_party(cfg)
+    hub = HubServers.from_settings(cfg)
     try:
         with store_session(cfg) as session:
             expired = access_review(session, actor=CLI_ACTOR, trusted_party=tp)
+        with store_session(cfg) as session:  # roles are revoked even if the hub is down
+            stopped = stop_closed_project_spaces(session, hub, actor=CLI_ACTOR) if hub else []
     finally:
         tp.close()
     for e in expired:
         print(f"project {e.project} expired: revoked {', '.join(e.members) or 'no one'}")
-    print(f"{len(expired)} project(s) expired")
+    for s in stopped:
+        print(f"project {s.project}: stopped {s.user}'s server, revoked {s.tokens_revoked} token(s)")
+    print(f"{len(expired)} project(s) expired, {len(stopped)} project server(s) stopped")
     return 0
 
 
@@ -61,4 +66,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_command(sub, "list", _list, "list access requests and projects")
     p = add_command(sub, "show", _show, "show one access request")
     p.add_argument("request", type=int)
-    add_command(sub, "review", _review, "expire projects past their date and revoke their roles")
+    add_command(sub, "review", _review, "expire projects past their date, revoke their roles, stop their servers")

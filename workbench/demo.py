@@ -10,7 +10,7 @@ production. Idempotent: a second run adds nothing and only issues a fresh partic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from workbench import accounts, audit
+from workbench.instruments.scoring import score_frame
 from workbench.participants.models import Participant, Response
 from workbench.participants.service import due_items, issue_access_token
+from workbench.studies import alerts
 from workbench.studies import service as studies
 from workbench.studies.models import Study
 from workbench.studies.setup import add_arm, add_site, configure_study
@@ -35,6 +37,12 @@ ACTOR = "demo-seed"
 INSTRUMENTS = {"QLQ-C30": "qlq-c30", "PHQ-9": "phq-9", "GAD-7": "gad-7"}
 STATUS = {"dead": "deceased", "dropped_out": "lost_to_follow_up"}
 CARER_PREFIX = "C-"
+# instrument, variable (item or scale), kind, threshold, label, severity
+ALERT_RULES = [
+    ("phq-9", "q9", "above", 0, "PHQ-9 item 9 > 0 (self-harm thoughts)", "high"),
+    ("phq-9", "TOTAL", "above", 19, "PHQ-9 total ≥ 20 (severe depression)", "medium"),
+    ("qlq-c30", "PA", "worsening", 20, "QLQ-C30 pain worse by ≥ 20 points", "medium"),
+]
 
 # username, display name, roles
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
@@ -96,6 +104,9 @@ def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Stu
         studies.add_event(session, study, CARER_PREFIX + tp.code, f"{tp.label} (carer / aidant)", tp.day,
                           actor=ACTOR, window_before=tp.window_before, window_after=tp.window_after,
                           instruments=["phq-9", "gad-7"], respondent_type="carer")
+    for instrument, variable, kind, threshold, label, severity in ALERT_RULES:
+        alerts.add_rule(session, DEMO_STUDY, instrument_id=instrument, variable=variable, kind=kind,
+                        threshold=threshold, label=label, actor=ACTOR, severity=severity)
     studies.set_status(session, DEMO_STUDY, "active", actor=ACTOR, reason="demo data")
     carers = studies.create_study(
         session, "DEMO-CARE", "Family carers' experience of cancer care (demo, draft)",
@@ -134,6 +145,36 @@ def _responses(chunk_answers: pd.DataFrame, assessments: pd.DataFrame, ids: dict
             "submitted_at": visited[assessment].to_pydatetime().replace(hour=10, tzinfo=UTC),
         })
     return rows
+
+
+def _with_scores(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Scores as a submit would store them, computed per instrument in one vectorised pass."""
+    by_instrument: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_instrument.setdefault(str(row["instrument_id"]), []).append(i)
+    for instrument, positions in by_instrument.items():
+        frame = pd.DataFrame([rows[i]["answers"] for i in positions])
+        scored = score_frame(instrument, frame)
+        scales = [c for c in scored.columns if c not in frame.columns]
+        for i, values in zip(positions, scored[scales].itertuples(index=False), strict=True):
+            rows[i]["answers"] = {**rows[i]["answers"], "_scores": {  # type: ignore[dict-item]
+                code: (None if (isinstance(v, float) and np.isnan(v)) or v == "" else
+                       (v if isinstance(v, str) else round(float(v), 6)))
+                for code, v in zip(scales, values, strict=True)}}
+    return rows
+
+
+def _recent_alerts(session: Session, study_id: int, today: date) -> None:
+    """Run the alert rules on the last month's responses so the clinician queue has real items."""
+    since = datetime.combine(today - timedelta(days=30), datetime.min.time(), tzinfo=UTC)
+    recent = session.execute(
+        select(Response).join(Participant, Participant.id == Response.participant_id)
+        .where(Participant.study_id == study_id, Response.submitted_at >= since)
+        .order_by(Response.submitted_at)).scalars().all()
+    for response in recent:
+        values = {k: float(v) for k, v in {**response.answers, **response.answers.get("_scores", {})}.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool)}
+        alerts.evaluate(session, response, values)
 
 
 def _pseudonyms(tp: TrustedParty, n: int, seed: int, spec: CohortSpec) -> dict[str, str]:
@@ -188,10 +229,11 @@ def seed_demo(session: Session, tp: TrustedParty, *, participants: int = 2000, s
         session.flush()
         ids = {int(pid): p.id for pid, p in zip(cohort["participant_id"], people, strict=True)}
         carers = set(cohort.loc[cohort["respondent_type"] == "carer", "participant_id"].astype(int))
-        rows = _responses(chunk.answers, chunk.assessments, ids, carers, today)
+        rows = _with_scores(_responses(chunk.answers, chunk.assessments, ids, carers, today))
         if rows:
             session.execute(insert(Response), rows)
         responses = len(rows)
+        _recent_alerts(session, study.id, today)
         audit.record(session, actor=ACTOR, action="participant.bulk_create", object_type="study",
                      object_id=study.code, after={"participants": len(people), "responses": responses,
                                                   "seed": seed})

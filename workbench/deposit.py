@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workbench import audit
+from workbench.deposit_scores import score_measurements
 from workbench.errors import ConflictError, ValidationError
 from workbench.participants.models import Participant, Response
 from workbench.studies.models import Study
@@ -122,7 +123,8 @@ def _next_ids(conn: sa.Connection) -> dict[str, int]:
     out = {}
     for table, column in (("person", "person_id"), ("observation_period", "observation_period_id"),
                           ("condition_occurrence", "condition_occurrence_id"),
-                          ("survey_conduct", "survey_conduct_id"), ("observation", "observation_id")):
+                          ("survey_conduct", "survey_conduct_id"), ("observation", "observation_id"),
+                          ("measurement", "measurement_id")):
         t = warehouse_metadata.tables[table]
         out[table] = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c[column]), 0))).scalar_one()) + 1
     return out
@@ -250,6 +252,7 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
     answers = answers.merge(sittings[["response_id", "instrument", "person_id", "survey_conduct_id"]],
                             on="response_id")
     answers["variable"] = answers["instrument"] + "." + answers["item"]
+    every_item = answers
     keep = np.zeros(len(answers), dtype=bool)
     for instrument, wanted in chosen.items():
         if instrument in SURVEY_NAMES:
@@ -272,6 +275,10 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
         "observation_source_value": answers["variable"],
         "observation_type_concept_id": PATIENT_FILLED_SURVEY,
     })
+    scores = score_measurements(every_item, {k for k, v in chosen.items() if v is None}, dates, concepts,
+                                ids["measurement"])
+    if not scores.empty:
+        tables["measurement"] = scores
     tick("questionnaires", 1, 1)
     last_seen = at.dt.date.groupby(sittings["person_id"]).max().to_dict()
     tables["observation_period"] = pd.DataFrame({

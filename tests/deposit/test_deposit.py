@@ -13,7 +13,7 @@ from workbench.consent import withdraw
 from workbench.demo import seed_demo
 from workbench.deposit import deposit_study
 from workbench.errors import ConflictError, ValidationError
-from workbench.participants.models import Participant
+from workbench.participants.models import Participant, Response
 from workbench.settings import Settings
 from workbench.storage.engine import session_scope
 from workbench.studies.models import Study
@@ -113,3 +113,26 @@ def test_interrupted_load_leaves_the_warehouse_as_it_was(engine: Engine, world, 
         assert s.execute(select(Study.status).where(Study.code == "DEMO-QOL")).scalar_one() == "closed"
         report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")  # resumed by a re-run
     assert report.participants == 60 and table_counts(warehouse)["observation"] > 0
+
+
+def test_scores_of_whole_instruments_are_deposited_as_measurements(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    from workbench.instruments.scoring import score_response
+
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "qlq-c30.*", "phq-9.q9"]  # PHQ-9 partial: not scored
+    _close(engine)
+    with session_scope(engine) as s:
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+        responses = s.execute(select(Response).where(Response.instrument_id == "qlq-c30")).scalars().all()
+    with warehouse.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT m.measurement_source_value, m.value_as_number, s.survey_source_value "
+            "FROM measurement m JOIN survey_conduct s ON s.survey_conduct_id = m.measurement_event_id").all()
+    sources = {r[0] for r in rows}
+    assert "qlq-c30.SUMMARY" in sources and "qlq-c30.PF2" in sources
+    assert not any(s.startswith("phq-9") for s in sources) and {r[2] for r in rows} == {"qlq-c30"}
+    expected = [score_response("qlq-c30", r.answers)["PF2"] for r in responses]
+    got = sorted(round(r[1], 6) for r in rows if r[0] == "qlq-c30.PF2")
+    assert got == sorted(round(v, 6) for v in expected if v is not None)

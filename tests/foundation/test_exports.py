@@ -67,3 +67,19 @@ def test_fhir_bundle_is_valid_r4(engine: Engine, data: None) -> None:
     assert len(parsed.entry) == 4
     first = bundle["entry"][0]["resource"]
     assert first["item"][0] == {"linkId": "q1", "answer": [{"valueInteger": 1}]}
+
+
+def test_scores_table_scores_the_exported_items(engine: Engine, data: None) -> None:
+    from workbench.errors import ValidationError
+    from workbench.participants.exports import scores_table
+
+    with session_scope(engine) as s:
+        long = long_table(s, "EXP", actor="dm", deidentify_key=b"k" * 32)
+    scores = scores_table(long, "phq-9")
+    # items q1..q9 = 1,2,3,0,1,2,3,0,1 → total 13, item 9 = 1
+    assert scores["TOTAL"].tolist() == [13, 13] and scores["ITEM9_FLAG"].tolist() == [1, 1]
+    assert scores["SEVERITY"].tolist() == ["moderate", "moderate"]
+    gad = scores_table(long, "gad-7")
+    assert gad["TOTAL"].isna().all() and gad["MISSING"].tolist() == [5, 5]  # no proration
+    with pytest.raises(ValidationError, match="no who-5 responses"):
+        scores_table(long, "who-5")

@@ -28,6 +28,10 @@ def participant(engine: Engine) -> int:
         return p.id
 
 
+PHQ = {f"q{i}": 1 for i in range(1, 10)}
+GAD = {f"q{i}": 0 for i in range(1, 8)}
+
+
 def _count(engine: Engine) -> int:
     with session_scope(engine) as s:
         return s.execute(select(func.count(Response.id))).scalar_one()
@@ -35,11 +39,11 @@ def _count(engine: Engine) -> int:
 
 def test_retry_with_same_key_is_a_no_op(engine: Engine, participant: int) -> None:
     key = uuid.uuid4().hex
-    first = submit_response(engine, participant, "BL", "phq-9", {"q1": 1}, key)
-    again = submit_response(engine, participant, "BL", "phq-9", {"q1": 1}, key)
+    first = submit_response(engine, participant, "BL", "phq-9", PHQ, key)
+    again = submit_response(engine, participant, "BL", "phq-9", PHQ, key)
     assert (again.response_id, again.duplicate, first.duplicate) == (first.response_id, True, False)
     with pytest.raises(ConflictError, match="already submitted"):
-        submit_response(engine, participant, "BL", "phq-9", {"q1": 2}, uuid.uuid4().hex)
+        submit_response(engine, participant, "BL", "phq-9", {**PHQ, "q1": 2}, uuid.uuid4().hex)
     assert _count(engine) == 1
 
 
@@ -47,7 +51,7 @@ def test_concurrent_duplicates_store_exactly_one(engine: Engine, participant: in
     key = uuid.uuid4().hex
     with ThreadPoolExecutor(max_workers=8) as pool:
         receipts = list(pool.map(
-            lambda _: submit_response(engine, participant, "BL", "gad-7", {"q1": 0}, key), range(16)))
+            lambda _: submit_response(engine, participant, "BL", "gad-7", GAD, key), range(16)))
     assert len({r.response_id for r in receipts}) == 1
     assert sum(not r.duplicate for r in receipts) == 1
     assert _count(engine) == 1
@@ -65,5 +69,5 @@ def test_unscheduled_invalid_and_withdrawn_are_refused(engine: Engine, participa
     with session_scope(engine) as s:
         withdraw(s, s.get(Participant, participant), "total", reason="moved away", actor="sm")
     with pytest.raises(ConflictError, match="withdrawn"):
-        submit_response(engine, participant, "BL", "phq-9", {"q1": 1}, uuid.uuid4().hex)
+        submit_response(engine, participant, "BL", "phq-9", PHQ, uuid.uuid4().hex)
     assert _count(engine) == 0

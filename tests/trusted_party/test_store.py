@@ -217,8 +217,14 @@ def test_wrong_master_key_schema_mismatch_and_shared_store_are_refused(
     assert init_store(ttp_settings, key_path) is False
     with tp.engine.begin() as conn:
         conn.execute(update(store_info).values(schema_version=99))
-    with pytest.raises(SchemaOutOfDate, match=r"version 99.*needs 1"):
+    with pytest.raises(SchemaOutOfDate, match=r"version 99.*needs 2"):
         open_trusted_party(ttp_settings, key_path)
+    with tp.engine.begin() as conn:  # a version-1 store is refused, then upgraded by init
+        conn.execute(update(store_info).values(schema_version=1))
+    with pytest.raises(SchemaOutOfDate, match=r"run `weshare ttp init` to upgrade"):
+        open_trusted_party(ttp_settings, key_path)
+    assert init_store(ttp_settings, key_path) is False
+    open_trusted_party(ttp_settings, key_path).close()
     shared = ttp_settings.with_overrides(database_url=ttp_settings.trusted_party_url)
     with pytest.raises(ConfigError, match="apart from WESHARE_DATABASE_URL"):
         init_store(shared, key_path)

@@ -18,7 +18,7 @@ def test_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("WESHARE_HOME", str(tmp_path))
     assert main(["warehouse", "init"]) == 0
-    assert "118 concepts" in capsys.readouterr().out
+    assert "119 concepts" in capsys.readouterr().out
     assert main(["warehouse", "init"]) == 0
     assert "already loaded" in capsys.readouterr().out
     assert main(["warehouse", "sample", "--persons", "120", "--chunk", "50"]) == 0
@@ -63,5 +63,5 @@ def test_benchmark_quick_run() -> None:
                            "--quick"], capture_output=True, text=True, timeout=170, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if "|" in line]
-    assert len(lines) == 4
+    assert len(lines) == 5 and "operational SQLite store" in lines[4]
     assert "hand-written DuckDB SQL" in lines[2] and "ratio" in lines[2]

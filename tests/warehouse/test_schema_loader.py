@@ -48,7 +48,7 @@ def test_schema_has_every_table_with_v54_columns(warehouse: sa.Engine) -> None:
     survey = table_columns(warehouse, "survey_conduct")
     assert "timing_source_value" in survey and "validated_survey_concept_id" in survey
     create_schema(warehouse)  # a second call changes nothing
-    assert table_counts(warehouse)["concept"] == 118
+    assert table_counts(warehouse)["concept"] == 119
 
 
 @pytest.mark.postgres

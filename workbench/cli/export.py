@@ -1,4 +1,4 @@
-"""`weshare export STUDY --format long|wide|redcap|fhir [--deidentify] -o FILE`."""
+"""`weshare export STUDY --format long|wide|redcap|fhir|scores [--instrument ID] [--deidentify] -o FILE`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pathlib import Path
 from workbench.cli._common import CLI_ACTOR, add_command, settings, store_session
 from workbench.errors import ValidationError
 from workbench.keys import load_or_create_key
-from workbench.participants.exports import fhir_bundle, long_table, redcap_records, wide_table
+from workbench.participants.exports import (
+    fhir_bundle,
+    long_table,
+    redcap_records,
+    scores_table,
+    wide_table,
+)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -27,7 +33,12 @@ def _export(args: argparse.Namespace) -> int:
         else:
             frame = long_table(session, args.study.upper(), actor=CLI_ACTOR, instrument=args.instrument,
                                deidentify_key=key)
-            frame = {"long": frame, "wide": wide_table(frame), "redcap": redcap_records(frame)}[args.format]
+            if args.format == "scores":
+                if not args.instrument:
+                    raise ValidationError("scores are per instrument: add --instrument", where="--format")
+                frame = scores_table(frame, args.instrument)
+            else:
+                frame = {"long": frame, "wide": wide_table(frame), "redcap": redcap_records(frame)}[args.format]
             text, rows = frame.to_csv(index=False), len(frame)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -39,7 +50,7 @@ def _export(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(commands, "export", _export, "export a study's questionnaires (tidy, REDCap or FHIR)")
     p.add_argument("study")
-    p.add_argument("--format", choices=["long", "wide", "redcap", "fhir"], default="long")
+    p.add_argument("--format", choices=["long", "wide", "redcap", "fhir", "scores"], default="long")
     p.add_argument("--instrument")
     p.add_argument("--deidentify", action="store_true", help="drop free text and shift dates per person")
     p.add_argument("-o", "--output", required=True)

@@ -24,7 +24,7 @@ from workbench.participants.models import Participant, Response
 from workbench.studies.models import Study
 from workbench.studies.service import get_study
 
-__all__ = ["fhir_bundle", "long_table", "redcap_records", "wide_table"]
+__all__ = ["fhir_bundle", "long_table", "redcap_records", "scores_table", "wide_table"]
 
 MAX_SHIFT_DAYS = 180
 
@@ -85,6 +85,20 @@ def wide_table(long: pd.DataFrame) -> pd.DataFrame:
     wide.columns.name = None
     items = sorted((c for c in wide.columns if c not in keys), key=_item_order)
     return wide[keys + items]
+
+
+def scores_table(long: pd.DataFrame, instrument: str) -> pd.DataFrame:
+    """One row per response of one instrument: items, then its scales scored from the items.
+
+    Scores are recomputed here from the exported items, so a de-identified export and its scores
+    always agree.
+    """
+    from workbench.instruments.scoring import score_frame
+
+    part = long[long["instrument"] == instrument]
+    if part.empty:
+        raise ValidationError(f"no {instrument} responses to score", where="--instrument")
+    return score_frame(instrument, wide_table(part), absent_items_blank=True)
 
 
 def _unique_event_name(code: str) -> str:

@@ -16,14 +16,20 @@ from sqlalchemy.exc import IntegrityError
 
 from workbench import audit
 from workbench.errors import ConflictError, NotFoundError, ValidationError
+from workbench.instruments.answers import check_answers
+from workbench.instruments.scoring import score_response
+from workbench.instruments.store import get_instrument
+from workbench.participants.drafts import clear_draft
 from workbench.participants.models import Participant, Response
 from workbench.participants.service import ensure_can_collect
 from workbench.storage.engine import session_scope
+from workbench.studies import alerts
 from workbench.studies.models import ScheduleEvent
 
 __all__ = ["Receipt", "submit_response"]
 
-Validator = Callable[[str, dict[str, Any]], None]
+# Returns the cleaned answers to store, or None to store them as sent.
+Validator = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,12 @@ def submit_response(
     engine: Engine, participant_id: int, event_code: str, instrument_id: str,
     answers: dict[str, Any], submission_key: str, *, validate: Validator | None = None,
 ) -> Receipt:
-    """Store one response in its own transaction and return only after the commit."""
+    """Store one response in its own transaction and return only after the commit.
+
+    Answers are checked against the instrument (server-side, whatever the client did), scored,
+    and the study's alert rules run on the scores, all in the same transaction: an acknowledged
+    response always has its scores and its alerts.
+    """
     if not 16 <= len(submission_key) <= 64:
         raise ValidationError("submission key must be 16–64 characters", where="submission_key")
     found = _existing(engine, participant_id, event_code, instrument_id, submission_key)
@@ -72,12 +83,19 @@ def submit_response(
             if event.respondent_type != participant.respondent_type:
                 raise ValidationError("this questionnaire is for another respondent type", where="event")
             if validate is not None:
-                validate(instrument_id, answers)
+                cleaned = validate(instrument_id, answers) or answers
+            else:
+                cleaned = check_answers(get_instrument(s, instrument_id), answers, participant.language)
+            scores = score_response(instrument_id, cleaned)
             response = Response(participant_id=participant_id, event_code=event_code,
                                 instrument_id=instrument_id, submission_key=submission_key,
-                                answers=answers)
+                                answers={**cleaned, "_scores": scores} if scores else cleaned)
             s.add(response)
             s.flush()
+            numbers = {k: float(v) for k, v in {**cleaned, **scores}.items()
+                       if isinstance(v, int | float) and not isinstance(v, bool)}
+            alerts.evaluate(s, response, numbers)
+            clear_draft(s, participant_id, event_code, instrument_id)
             audit.record(s, actor=participant.pseudonym, action="response.submit",
                          object_type="response", object_id=response.id,
                          after={"event": event_code, "instrument": instrument_id,

@@ -37,15 +37,18 @@ __all__ = [
     "create_schema",
     "domains",
     "identities",
+    "link_runs",
+    "links",
     "metadata",
     "persons",
     "pseudonyms",
     "reviews",
     "store_info",
     "stored_version",
+    "upgrade_schema",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: linkage runs and links held by the trusted party
 # Codes and hex keys compare byte-wise: PostgreSQL's locale collation only slows their indexes.
 Code = String(64).with_variant(String(64, collation="C"), "postgresql")
 
@@ -117,6 +120,30 @@ reviews = Table(
 )
 Index("ix_ttp_duplicate_review_status", reviews.c.status)
 
+link_runs = Table(
+    "ttp_link_run", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("domain", String(120), nullable=False),  # the study domain of the cohort side
+    Column("source", String(120), nullable=False),  # e.g. "snds:EXTRACT-2026-01"
+    Column("model", Text, nullable=False),  # trained Splink model (JSON), for provenance
+    Column("metrics", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+links = Table(
+    "ttp_link", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(64), ForeignKey("ttp_link_run.run_id"), nullable=False),
+    Column("person_id", Integer, ForeignKey("ttp_person.id"), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("evidence_bits", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # linked | review | confirmed | rejected
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "person_id", name="uq_ttp_link_run_person"),
+)
+
 
 def stored_version(engine: Engine) -> int | None:
     with engine.connect() as conn:
@@ -132,12 +159,27 @@ def check_schema(engine: Engine) -> None:
         raise SchemaOutOfDate(
             "the trusted-party store is not initialised: run `weshare ttp init`"
         )
-    if version != SCHEMA_VERSION:
-        direction = "newer" if version > SCHEMA_VERSION else "older"
+    if version > SCHEMA_VERSION:
         raise SchemaOutOfDate(
             f"the trusted-party store is at schema version {version}, this code needs "
-            f"{SCHEMA_VERSION} ({direction} store): install the matching workbench release"
+            f"{SCHEMA_VERSION} (newer store): install the matching workbench release"
         )
+    if version < SCHEMA_VERSION:
+        raise SchemaOutOfDate(
+            f"the trusted-party store is at schema version {version}, this code needs "
+            f"{SCHEMA_VERSION}: run `weshare ttp init` to upgrade it"
+        )
+
+
+def upgrade_schema(engine: Engine) -> bool:
+    """Bring an older store to this version (new tables only); True if anything changed."""
+    version = stored_version(engine)
+    if version is None or version >= SCHEMA_VERSION:
+        return False
+    with engine.begin() as conn:
+        metadata.create_all(conn, tables=[link_runs, links], checkfirst=True)
+        conn.execute(store_info.update().values(schema_version=SCHEMA_VERSION))
+    return True
 
 
 def create_schema(engine: Engine) -> None:

@@ -32,6 +32,7 @@ from workbench.trusted_party.schema import (
     pseudonyms,
     store_info,
     stored_version,
+    upgrade_schema,
 )
 from workbench.trusted_party.service import TrustedParty
 
@@ -70,6 +71,7 @@ def init_store(settings: Settings, master_key_path: Path | None = None, *,
     engine = connect(settings.trusted_party_url, setting=SETTING)
     try:
         if stored_version(engine) is not None:
+            upgrade_schema(engine)
             check_schema(engine)
             load_master_key(path)
             return False

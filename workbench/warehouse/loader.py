@@ -125,7 +125,7 @@ def load_tables(
             return LoadResult(load_id, json.loads(previous.row_counts), already_loaded=True)
         views = _register(conn, arrow)
         try:
-            for name in sorted(arrow, key=_ORDER.index):
+            for name in _load_order(arrow):
                 _check_keys(conn, name, arrow[name], arrow)
                 _insert(conn, name, arrow[name])
         finally:
@@ -139,6 +139,18 @@ def load_tables(
         except sa.exc.IntegrityError as exc:
             raise ValidationError(f"referential integrity: {exc.orig}", where=f"load {load_id}") from None
     return LoadResult(load_id, counts, seconds=time.perf_counter() - start)
+
+
+def _load_order(arrow: Mapping[str, pa.Table]) -> list[str]:
+    """Tables of the load, each after the tables it references (checks rely on it)."""
+    pending = sorted(arrow, key=_ORDER.index)
+    placed: list[str] = []
+    while pending:
+        ready = next((n for n in pending if all(t == n or t not in pending for _, t, _ in foreign_keys(n))),
+                     pending[0])  # a reference cycle (none in OMOP) falls back to schema order
+        placed.append(ready)
+        pending.remove(ready)
+    return placed
 
 
 def _register(conn: Connection, arrow: Mapping[str, pa.Table]) -> list[str]:
@@ -219,6 +231,19 @@ def _check_keys(conn: Connection, name: str, table: pa.Table, batch: Mapping[str
                                           where=f"{name}.{keys[0]}")
     for column_name, target_table, target_column in foreign_keys(name):
         if column_name not in table.column_names:
+            continue
+        if conn.dialect.name == "duckdb" and target_table != name:
+            # Parents of this load are already inserted (tables go parents first, in this
+            # transaction): one parallel anti-join against the target table finds any orphan.
+            missing = [row[0] for row in native_duckdb(conn).execute(
+                f"SELECT DISTINCT x.{column_name} FROM _wb_load_{name} x WHERE x.{column_name} IS NOT NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {target_table} t WHERE t.{target_column} = x.{column_name}) "
+                f"LIMIT 6").fetchall()]
+            if missing:
+                shown = ", ".join(str(v) for v in sorted(missing)[:5])
+                what = "concept id(s)" if target_table == "concept" else f"{target_table} id(s)"
+                raise ValidationError(f"unknown {what} {shown}" + (" …" if len(missing) > 5 else ""),
+                                      where=f"{name}.{column_name}")
             continue
         values = _distinct(conn, name, table, column_name)
         if not values:
