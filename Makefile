@@ -24,7 +24,7 @@ status: $(STAMP)
 	@$(PY) -m hub.ops status
 
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && command -v espeak-ng; } >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng >/dev/null; }
 
 proxy: $(STAMP)
 	@$(PY) -m hub.ops install-proxy
