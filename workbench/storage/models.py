@@ -11,6 +11,7 @@ from workbench.instruments import store as _instruments
 from workbench.participants import drafts as _drafts
 from workbench.participants import models as _participants
 from workbench.participants import rights as _rights
+from workbench.portal import account_models as _portal_accounts
 from workbench.portal import campaigns as _campaigns
 from workbench.portal import models as _portal
 from workbench.qualitative import models as _qualitative
@@ -21,5 +22,6 @@ from workbench.studies import models as _studies
 __all__ = ["metadata"]
 
 _MODULES = (_audit, _accounts, _mail, _studies, _participants, _consent, _governance, _rights, _qualitative,
-            _portal, _randomisation, _instruments, _drafts, _campaigns)
+            _portal, _randomisation, _instruments, _drafts, _campaigns,
+            _portal_accounts)
 metadata = Base.metadata
