@@ -47,6 +47,8 @@ class Settings:
     lockout_base_seconds: int = 60
     lockout_max_seconds: int = 3600
     reset_link_minutes: int = 30
+    # A local faster-whisper (CTranslate2) model directory; empty: no transcription.
+    transcription_model_dir: Path = Path()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

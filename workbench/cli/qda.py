@@ -5,7 +5,8 @@ prints what it holds; ``agreement`` prints per-code agreement between a project'
 speaker turns (or on characters, NVivo-style, for two coders); ``codebook`` writes the starter
 codebook as `.qdc` or JSON; ``transcript`` imports a transcript, pseudonymises it and writes
 the canonical text plus the replacement list for review (that list holds real names: keep it
-with the trusted third party).
+with the trusted third party); ``transcribe`` turns an interview recording into such a transcript
+on this machine (the site's faster-whisper model) and can store it in a study.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.cli._common import add_command
+from workbench.cli._common import CLI_ACTOR, add_command, settings, store_session
 from workbench.errors import ValidationError
 from workbench.qualitative.codebook import codebook_to_dict, load_starter_codebook
 from workbench.qualitative.pseudonymise import (
+    Replacement,
     apply_replacements,
     propose_replacements,
     read_replacements,
     write_replacements,
 )
+from workbench.qualitative.recordings import store_transcription, transcribe_recording
 from workbench.qualitative.refi import from_project, read_qdc, read_qdpx, to_project, write_qdc
 from workbench.qualitative.reliability import character_agreement, turn_agreement
+from workbench.qualitative.speech import check_model_dir, to_webvtt
 from workbench.qualitative.transcript_formats import read_transcript
+from workbench.studies.service import get_study
 
 __all__ = ["register"]
 
@@ -98,6 +103,50 @@ def _transcript(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review_list(path: str | None) -> list[Replacement] | None:
+    return read_replacements(Path(path).read_text(encoding="utf-8-sig")) if path else None
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    if not args.study and not args.out:
+        raise ValidationError("say where the transcript goes: --study CODE and/or --out FILE",
+                              where="transcribe")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".vtt", ".txt"):
+        raise ValidationError("write a .vtt (with timestamps) or .txt file", where=str(out))
+    cfg = settings()
+    check_model_dir(cfg.transcription_model_dir)
+    if args.study:  # fail before minutes of transcription, not after
+        with store_session(cfg) as session:
+            get_study(session, args.study)
+    result = transcribe_recording(cfg, args.audio, language=args.language, speakers=args.speaker,
+                                  names=args.name, replacements=_review_list(args.replacements),
+                                  name=args.title, participant=args.participant,
+                                  threads=args.threads)
+    transcript, meta = result.transcript, result.transcript.metadata
+    if args.study:
+        with store_session(cfg) as session:
+            version = store_transcription(session, args.study, result, actor=CLI_ACTOR,
+                                          participant=args.participant)
+            stored = f"stored in {args.study} as {transcript.name!r} (version id {version.id})"
+    if out is not None:
+        text = to_webvtt(transcript) if out.suffix.lower() == ".vtt" else transcript.text
+        out.write_text(text, encoding="utf-8")
+    print(f"{len(transcript.turns)} turns, {len(transcript.speakers)} speakers, "
+          f"{meta['audio_seconds']} s of audio in {meta['processing_seconds']} s "
+          f"(real-time factor {meta['real_time_factor']}, {meta['model']}, {meta['language']})")
+    if args.study:
+        print(stored)
+    if out is not None:
+        print(f"pseudonymised transcript -> {out}")
+    if not args.replacements:
+        review = Path(args.audio).with_suffix(".replacements.csv")
+        review.write_text(write_replacements(result.replacements), encoding="utf-8")
+        print(f"{len(result.replacements)} replacements proposed; review {review} (it contains "
+              f"real names and stays with the recording)")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     qda = commands.add_parser("qda", help="REFI-QDA projects (.qdpx) and codebooks (.qdc)")
     sub = qda.add_subparsers(dest="qda_command", required=True, metavar="ACTION")
@@ -115,3 +164,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--out", required=True, help="pseudonymised canonical text (.txt)")
     p.add_argument("--name", action="append", default=[], help="a name to replace (repeatable)")
     p.add_argument("--replacements", help="a reviewed replacement list (CSV) to apply as is")
+    p = add_command(sub, "transcribe", _transcribe,
+                    "transcribe an interview recording locally and pseudonymise it")
+    p.add_argument("audio", help="the recording (.wav .mp3 .m4a .ogg .flac ...)")
+    p.add_argument("--study", help="store the transcript in this study")
+    p.add_argument("--participant", help="the participant's study pseudonym (with --study)")
+    p.add_argument("--out", help="also write the pseudonymised transcript (.vtt or .txt)")
+    p.add_argument("--speaker", action="append", default=[],
+                   help="speaker name; twice for a stereo file: left channel, then right channel")
+    p.add_argument("--language", help="spoken language code (e.g. fr, en); default: detected")
+    p.add_argument("--title", help="transcript name (default: the audio file's name)")
+    p.add_argument("--name", action="append", default=[], help="a name to replace (repeatable)")
+    p.add_argument("--replacements", help="a reviewed replacement list (CSV) to apply as is")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: the library's)")
