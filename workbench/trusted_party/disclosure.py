@@ -66,6 +66,10 @@ REIDENTIFY_PURPOSES: dict[str, Purpose] = {
 }
 
 CONTACT_PURPOSES: dict[str, Purpose] = {
+    "account_access": Purpose(
+        "The person's own portal account: an invitation link or a login code they asked for.",
+        "Le compte de la personne sur le portail : un lien d'invitation ou un code de connexion demandé.",
+        frozenset({"study"})),
     "study_reminder": Purpose(
         "Reminders and follow-up questionnaires of a study the person takes part in.",
         "Rappels et questionnaires de suivi d'une étude à laquelle la personne participe.",
