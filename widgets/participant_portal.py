@@ -9,6 +9,7 @@ copy, opposition, rectification, restriction, erasure) straight into the study t
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -28,7 +29,7 @@ from workbench.portal.service import results_for
 from workbench.settings import Settings
 from workbench.studies.models import Study
 
-__all__ = ["PortalView", "load_portal", "participant_portal", "render_portal"]
+__all__ = ["LABELS", "PortalView", "load_portal", "participant_portal", "preferences_box", "render_portal"]
 
 LABELS = {
     "fr": {"consents": "Mes consentements", "results": "Résultats de mes études", "rights": "Mes demandes",
@@ -128,14 +129,21 @@ def participant_portal(settings: Settings, query_string: str) -> w.Widget:
 
 
 def _preferences(settings: Settings, token: str, t: dict) -> w.Widget:  # type: ignore[type-arg]
-    """Contact preferences, read and written through the trusted party (which alone holds them)."""
-    from workbench.trusted_party import ContactPreferences, open_trusted_party
-    from workbench.trusted_party.preferences import contact_preferences, set_contact_preferences
-
     def who(session: Session) -> tuple[str, str]:
         person = participant_by_token(session, token, source="portal")
         code = session.execute(select(Study.code).where(Study.id == person.study_id)).scalar_one()
         return person.pseudonym, f"study:{code}"
+
+    return preferences_box(settings, who, t)
+
+
+def preferences_box(settings: Settings, who: Callable[[Session], tuple[str, str]],
+                    t: dict) -> w.Widget:  # type: ignore[type-arg]
+    """Contact preferences, read and written through the trusted party (which alone holds them).
+
+    ``who`` gives the (pseudonym, domain) of one of the person's participations."""
+    from workbench.trusted_party import ContactPreferences, open_trusted_party
+    from workbench.trusted_party.preferences import contact_preferences, set_contact_preferences
 
     try:
         pseudonym, domain = in_session(settings, who)
