@@ -98,6 +98,8 @@ class ComplianceView(w.VBox):  # type: ignore[misc]
 
         instruments = self.desk.run(self.study_code, "view", work)
         self.instrument.options = instruments
+        if instruments and self.instrument.value not in instruments:
+            self.instrument.value = instruments[0]  # ipywidgets 8 leaves None after empty options
         if instruments:
             self.refresh()
         else:

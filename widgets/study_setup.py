@@ -73,8 +73,9 @@ def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
 class StaffDesk:
     """The signed-in viewer and the settings; ``run`` checks their role, then runs one transaction.
 
-    ``need``: "create" (new studies), "manage" (set-up, consent, randomisation, rights, rules),
-    "clinical" (alerts queue: managers and the study's site investigators), "view" (read only).
+    ``need``: "staff" (any staff account: the list of visible studies), "create" (new studies),
+    "manage" (set-up, consent, randomisation, rights, rules), "clinical" (alerts queue: managers and
+    the study's site investigators), "view" (read only).
     """
 
     settings: Settings
@@ -98,7 +99,7 @@ def _authorise(session: Session, viewer: str | None, study_code: str | None, nee
     if not user.active or not user.is_staff:
         raise PermissionDenied("réservé à l'équipe / staff only")
     roles = user.role_names
-    if Role.ADMINISTRATOR in roles:
+    if Role.ADMINISTRATOR in roles or need == "staff":  # "staff": any active staff account
         return user
     manager_scopes = {a.scope_id for a in user.roles if a.role == Role.STUDY_MANAGER}
     unscoped_manager = "" in manager_scopes
@@ -299,6 +300,12 @@ class StudySetup(w.VBox):  # type: ignore[misc]
         self.event_code.value = self.event_label.value = ""
         self._render()
 
+    def set_instruments(self, options: list[tuple[str, str]]) -> None:
+        """New choices for the schedule (after an import), keeping what was picked."""
+        keep = tuple(v for v in self.event_instruments.value if v in {o[1] for o in options})
+        self.event_instruments.options = options
+        self.event_instruments.value = keep
+
     def _render(self) -> None:
         self.pending.value = "".join([
             _rows_html("Sites à ajouter / Sites to add", ("Code", "Nom / Name", "Investigateur / Investigator"),
@@ -421,6 +428,7 @@ class StudySetup(w.VBox):  # type: ignore[misc]
 
 
 def study_setup(settings: Settings, viewer: str | None, code: str | None = None,
-                on_created: Callable[[str], None] | None = None) -> StudySetup:
+                on_created: Callable[[str], None] | None = None,
+                instruments: Callable[[], list[tuple[str, str]]] = instrument_choices) -> StudySetup:
     """The set-up form for a new study (``code`` None) or an existing one."""
-    return StudySetup(StaffDesk(settings, viewer), code, on_created)
+    return StudySetup(StaffDesk(settings, viewer), code, on_created, instruments)

@@ -64,7 +64,7 @@ def test_staff_login_opens_the_dashboards(hub: Fixture) -> None:
     assert reply.status_code == 302 and reply.headers["Location"].endswith("/services/dashboards/")
     page = s.get(f"{hub.base_url}/services/dashboards/voila/render/studies.ipynb", timeout=60)
     assert page.status_code == 200 and "voila" in page.text.lower()
-    assert "studies_dashboard(" not in page.text  # sources stripped
+    assert "study_workspace(" not in page.text  # sources stripped
 
 
 def test_wrong_code_and_participant_are_refused(hub: Fixture) -> None:

@@ -49,7 +49,7 @@ def study_compliance(session: Session, study_code: str, instrument_id: str, *,
     }
     arm = "arm" if people["arm"].notna().any() else None
     blocks = []
-    for event in study.events:
+    for event in study.events if len(people) else ():  # nobody included yet: nothing is due
         if instrument_id not in event.instruments:
             continue
         cohort = people[people["respondent"] == event.respondent_type]

@@ -12,7 +12,7 @@ from workbench.accounts.models import Role, User
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.participants.models import Participant
 from workbench.storage.base import utcnow
-from workbench.studies.models import ScheduleEvent, Study, StudyStatus
+from workbench.studies.models import ScheduleEvent, Study, StudySite, StudyStatus
 
 __all__ = ["TRANSITIONS", "StudyRow", "add_event", "create_study", "get_study", "set_status", "visible_studies"]
 
@@ -98,7 +98,9 @@ def set_status(session: Session, code: str, status: str, *, actor: str, reason: 
 
 
 def visible_studies(session: Session, viewer: User) -> list[StudyRow]:
-    """Studies the viewer may see, with participant counts; the view itself is audited."""
+    """Studies the viewer may see (role scope, or a site they investigate), with participant counts.
+
+    The view itself is audited."""
     roles = viewer.role_names
     query = (
         select(Study, func.count(Participant.id))
@@ -111,7 +113,9 @@ def visible_studies(session: Session, viewer: User) -> list[StudyRow]:
         if Role.STUDY_MANAGER in roles and not codes:
             codes = None  # an unscoped study manager (platform team) sees every study
         if codes is not None:
-            query = query.where(Study.code.in_(codes or {""}))
+            # a site investigator sees the studies of their sites (their alerts queue is there)
+            sites = select(StudySite.study_id).where(StudySite.investigator == viewer.username)
+            query = query.where(Study.code.in_(codes or {""}) | Study.id.in_(sites))
     rows = [
         StudyRow(s.code, s.title, s.status, s.design, s.sponsor, int(n))
         for s, n in session.execute(query).all()
