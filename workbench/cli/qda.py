@@ -6,7 +6,8 @@ speaker turns (or on characters, NVivo-style, for two coders); ``codebook`` writ
 codebook as `.qdc` or JSON; ``transcript`` imports a transcript, pseudonymises it and writes
 the canonical text plus the replacement list for review (that list holds real names: keep it
 with the trusted third party); ``transcribe`` turns an interview recording into such a transcript
-on this machine (the site's faster-whisper model) and can store it in a study.
+on this machine (the site's faster-whisper model) and can store it in a study;
+``methods-report`` runs the COREQ methods template on a study and exports it as HTML or PDF.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from workbench.qualitative.refi import from_project, read_qdc, read_qdpx, to_pro
 from workbench.qualitative.reliability import character_agreement, turn_agreement
 from workbench.qualitative.speech import check_model_dir, to_webvtt
 from workbench.qualitative.transcript_formats import read_transcript
+from workbench.reports import execute_notebook, write_report
+from workbench.settings import REPO_ROOT
 from workbench.studies.service import get_study
 
 __all__ = ["register"]
@@ -147,6 +150,19 @@ def _transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+METHODS_TEMPLATE = REPO_ROOT / "notebooks" / "templates" / "coreq_methods_report.ipynb"
+
+
+def _methods_report(args: argparse.Namespace) -> int:
+    with store_session(settings()) as session:  # a missing study fails here, before a kernel starts
+        get_study(session, args.study)
+    nb = execute_notebook(METHODS_TEMPLATE, parameters={"study": args.study, "viewer": CLI_ACTOR},
+                          timeout=args.timeout)
+    out = write_report(nb, args.output, hide_code=not args.show_code)
+    print(f"COREQ methods report for {args.study} written: {out}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     qda = commands.add_parser("qda", help="REFI-QDA projects (.qdpx) and codebooks (.qdc)")
     sub = qda.add_subparsers(dest="qda_command", required=True, metavar="ACTION")
@@ -177,3 +193,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--name", action="append", default=[], help="a name to replace (repeatable)")
     p.add_argument("--replacements", help="a reviewed replacement list (CSV) to apply as is")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: the library's)")
+    p = add_command(sub, "methods-report", _methods_report,
+                    "COREQ methods report of a study (coders, codebook, agreement) as HTML or PDF")
+    p.add_argument("study", help="study code")
+    p.add_argument("-o", "--output", required=True, help="OUT.html or OUT.pdf (the folder must exist)")
+    p.add_argument("--show-code", action="store_true", help="keep the notebook's code cells")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
