@@ -47,6 +47,9 @@ class Settings:
     lockout_base_seconds: int = 60
     lockout_max_seconds: int = 3600
     reset_link_minutes: int = 30
+    # Videoconference service for interviews, e.g. a self-hosted Jitsi "https://visio.example.org";
+    # each appointment gets an unguessable room under it. Empty: interviews cannot be booked.
+    video_base_url: str = ""
     # A local faster-whisper (CTranslate2) model directory; empty: no transcription.
     transcription_model_dir: Path = Path()
     extra: Mapping[str, str] = field(default_factory=dict)
