@@ -43,12 +43,13 @@ __all__ = [
     "persons",
     "pseudonyms",
     "reviews",
+    "source_ids",
     "store_info",
     "stored_version",
     "upgrade_schema",
 ]
 
-SCHEMA_VERSION = 2  # 2: linkage runs and links held by the trusted party
+SCHEMA_VERSION = 3  # 2: linkage runs and links held by the trusted party; 3: source identifiers
 # Codes and hex keys compare byte-wise: PostgreSQL's locale collation only slows their indexes.
 Code = String(64).with_variant(String(64, collation="C"), "postgresql")
 
@@ -144,6 +145,16 @@ links = Table(
     UniqueConstraint("run_id", "person_id", name="uq_ttp_link_run_person"),
 )
 
+# A hospital's patient identifier (MRN/IPP, or a source OMOP person_id) as a keyed hash of
+# "system|value": the same patient imported again gets the same person, without the
+# identifier itself being stored anywhere (workbench.trusted_party.sources).
+source_ids = Table(
+    "ttp_source_id", metadata,
+    Column("source_key", Code, primary_key=True),
+    Column("person_id", Integer, ForeignKey("ttp_person.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 
 def stored_version(engine: Engine) -> int | None:
     with engine.connect() as conn:
@@ -177,7 +188,7 @@ def upgrade_schema(engine: Engine) -> bool:
     if version is None or version >= SCHEMA_VERSION:
         return False
     with engine.begin() as conn:
-        metadata.create_all(conn, tables=[link_runs, links], checkfirst=True)
+        metadata.create_all(conn, tables=[link_runs, links, source_ids], checkfirst=True)
         conn.execute(store_info.update().values(schema_version=SCHEMA_VERSION))
     return True
 

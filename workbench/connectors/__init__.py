@@ -1,0 +1,13 @@
+"""Connectors: hospital data (FHIR, an establishment's OMOP database, CSV extracts) and wearable
+exports into the warehouse, and a participant's data out as a FHIR bundle.
+
+Every import returns a ``RunReport`` (rows read, mapped, inserted, updated, unchanged,
+rejected and why). Direct identifiers go to the trusted party only; the warehouse gets
+pseudonymised rows. Runs are incremental and idempotent through the state kept in the
+warehouse's ``weshare`` schema (see ``state``).
+"""
+
+from workbench.connectors.fhir_import import import_fhir
+from workbench.connectors.report import Rejection, RunReport
+
+__all__ = ["Rejection", "RunReport", "import_fhir"]

@@ -1,0 +1,152 @@
+"""Import FHIR R4/R4B bundles from a hospital into the warehouse.
+
+Each resource is validated on its own with ``fhir.resources`` (R4B models, which read R4
+payloads of these resource types), so one invalid resource is rejected — with the element and
+the error, never its value — and the others are imported. Files may be Bundles (any type), single
+resources, or NDJSON (one resource per line, as FHIR bulk export writes), or folders of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy.engine import Engine
+
+from workbench.connectors.fhir_map import Unmapped, denies_research, map_resource, patient_record
+from workbench.connectors.pipeline import PatientRecord, Progress, Row, commit
+from workbench.connectors.report import RunReport
+from workbench.connectors.state import ensure_state
+from workbench.connectors.vocab import ConceptMap, ensure_connector_vocabulary
+from workbench.errors import NotFoundError, ValidationError
+from workbench.trusted_party import TrustedParty
+
+__all__ = ["SUPPORTED", "import_fhir", "read_resources", "validate_resource"]
+
+SUPPORTED = ("Patient", "Condition", "Observation", "Procedure", "MedicationAdministration",
+             "MedicationStatement", "QuestionnaireResponse", "Consent")
+_MODELS = {name: get_fhir_model_class(name) for name in SUPPORTED}
+
+
+def _files(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix in (".json", ".ndjson"))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise NotFoundError(f"no such file or folder: {path}")
+    return out
+
+
+def read_resources(paths: Sequence[Path], report: RunReport) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """``(where, fullUrl, resource)`` for every resource in the files; unreadable files are reported."""
+    for path in _files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            report.reject(path.name, f"cannot read the file: {exc.__class__.__name__}")
+            continue
+        if path.suffix == ".ndjson":
+            for n, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    try:
+                        yield f"{path.name} line {n}", None, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        report.reject(f"{path.name} line {n}", f"not JSON: {exc.msg}")
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            report.reject(path.name, f"not JSON: {exc.msg} at line {exc.lineno}")
+            continue
+        if not isinstance(data, dict) or "resourceType" not in data:
+            report.reject(path.name, "not a FHIR resource (no resourceType)")
+        elif data["resourceType"] == "Bundle":
+            for n, entry in enumerate(data.get("entry") or [], start=1):
+                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                    yield f"{path.name} entry {n}", entry.get("fullUrl"), entry["resource"]
+                else:
+                    report.reject(f"{path.name} entry {n}", "entry without a resource")
+        else:
+            yield path.name, None, data
+
+
+def validate_resource(resource: dict[str, Any]) -> str | None:
+    """None if valid, else the first errors as ``element: message`` (no values echoed)."""
+    model = _MODELS[resource["resourceType"]]
+    try:
+        model.model_validate(resource)
+    except pydantic.ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or '(resource)'}: {e['msg']}" for e in exc.errors()[:3]]
+        more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        return "invalid FHIR: " + "; ".join(parts) + more
+    except (ValueError, TypeError) as exc:
+        return f"invalid FHIR: {exc.__class__.__name__}"
+    return None
+
+
+def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, source: str, actor: str,
+                progress: Progress | None = None) -> RunReport:
+    """Validate, map and load FHIR files from ``source`` (a hospital's name); returns the report."""
+    if not source.strip() or len(source) > 100:
+        raise ValidationError("name the source (the establishment), 1 to 100 characters", where="source")
+    start = time.perf_counter()
+    tick = progress or (lambda stage, done, total: None)
+    report = RunReport("fhir", source)
+    ensure_state(engine)
+    ensure_connector_vocabulary(engine, loaded_by=actor)
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    urls: dict[str, str] = {}
+    raw = list(read_resources(paths, report))
+    for n, (where, full_url, resource) in enumerate(raw):
+        if n % 500 == 0:
+            tick("validate", n, len(raw))
+        kind = str(resource.get("resourceType"))
+        report.read[kind] += 1
+        key = f"{kind}/{resource['id']}" if resource.get("id") else (full_url or f"{kind}@{where}")
+        where = f"{where} ({key})"
+        if kind not in SUPPORTED:
+            report.reject(where, f"resource type {kind} is not imported")
+            continue
+        error = validate_resource(resource)
+        if error:
+            report.reject(where, error)
+            continue
+        if full_url:
+            urls[full_url] = key
+        entries.append((where, key, resource))
+    tick("validate", len(raw), len(raw))
+    patients: dict[str, PatientRecord] = {}
+    rows: list[Row] = []
+    with engine.connect() as conn:
+        cmap = ConceptMap(conn)
+        for where, key, resource in entries:
+            if resource["resourceType"] == "Patient":
+                record, death = patient_record(resource, key, where, source)
+                patients[key] = record
+                if death is not None:
+                    rows.append(death)
+        for where, key, resource in entries:
+            kind = resource["resourceType"]
+            if kind == "Patient":
+                continue
+            try:
+                mapped = map_resource(kind, resource, key, where, urls, cmap, report.reject)
+            except Unmapped as exc:
+                report.reject(where, str(exc))
+                continue
+            if kind == "Consent" and denies_research(resource):
+                target = patients.get(mapped[0].patient)
+                if target is not None and target.source is not None:
+                    patients[target.key] = replace(target, source=replace(target.source, opposed=True))
+                continue
+            rows.extend(mapped)
+    return commit(engine, tp, report, patients, rows, actor=actor, progress=progress, started=start)
