@@ -186,7 +186,8 @@ def stop_hub(settings: Settings, *, timeout: float = 30.0) -> list[str]:
         for child in hub.children():
             try:
                 line = " ".join(child.cmdline())
-                if any(name in line for name in ("voila", "jupyterhub-singleuser", "secure_bubble.gateway")):
+                if any(name in line for name in ("voila", "jupyterhub-singleuser", "secure_bubble.gateway",
+                                                 "mail worker")):
                     child.terminate()
             except psutil.NoSuchProcess:
                 pass

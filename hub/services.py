@@ -8,6 +8,8 @@
   ``gateway_port`` (``WESHARE_GATEWAY_PORT``).
 - ``forms``: participant Voila, standalone, with preheated kernels. It has no hub login: a
   participant is recognised by the personal token in the link (``?access=``), checked by the domain.
+- ``mail``: the outbox worker (``weshare mail worker``): queues each day's invitations and
+  reminders and delivers the outbox to ``smtp_host:smtp_port``. No URL: nothing connects to it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "gateway_port",
     "gateway_ready",
     "gateway_service",
+    "mail_service",
     "managed_services",
     "proxy_command",
     "settings_environment",
@@ -40,6 +43,7 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMS_POOL_SIZE = 2
 KERNEL_CULL_IDLE_SECONDS = 600
+MAIL_INTERVAL_SECONDS = 10
 KERNEL_CULL_INTERVAL_SECONDS = 60
 # Voila's own defaults already hide sources and tracebacks; we state them so a changed default
 # upstream cannot expose code or row-level values in an error to a viewer.
@@ -150,8 +154,22 @@ def gateway_ready(settings: Settings) -> bool:
     return Path(key).exists() if key else default_master_key_path(settings).exists()
 
 
+def mail_service(settings: Settings) -> dict[str, Any]:
+    env = _common_env(settings, "mail")
+    if os.environ.get("WESHARE_TTP_MASTER_KEY"):  # participant addresses come from the trusted party
+        env["WESHARE_TTP_MASTER_KEY"] = os.environ["WESHARE_TTP_MASTER_KEY"]
+    return {
+        "name": "mail",
+        "display": False,
+        "cwd": str(settings.home),
+        "environment": env,
+        "command": [sys.executable, "-m", "workbench.cli", "mail", "worker",
+                    f"--interval={MAIL_INTERVAL_SECONDS}"],
+    }
+
+
 def managed_services(settings: Settings, *, as_root: bool) -> list[dict[str, Any]]:
-    services = [dashboards_service(settings, as_root=as_root), forms_service(settings)]
+    services = [dashboards_service(settings, as_root=as_root), forms_service(settings), mail_service(settings)]
     if gateway_ready(settings):
         services.append(gateway_service(settings))
     return services

@@ -109,7 +109,7 @@ def test_gateway_service_starts_only_once_the_trusted_party_has_its_key(
 
     monkeypatch.delenv("WESHARE_TTP_MASTER_KEY", raising=False)
     settings = Settings(home=tmp_path, dashboards_port=18500, gateway_port=18501)
-    assert [s["name"] for s in managed_services(settings, as_root=False)] == ["dashboards", "forms"]
+    assert [s["name"] for s in managed_services(settings, as_root=False)] == ["dashboards", "forms", "mail"]
     (tmp_path / "ttp-master.key").write_bytes(b"k" * 32)
     services = {s["name"]: s for s in managed_services(settings, as_root=False)}
     gateway = services["warehouse-gateway"]

@@ -1,15 +1,17 @@
-"""`weshare mail send|worker`: deliver the outbox through SMTP."""
+"""`weshare mail send|remind|worker`: deliver the outbox through SMTP (the hub runs the worker)."""
 
 from __future__ import annotations
 
 import argparse
-import time
+import signal
+import threading
 
 from workbench.cli._common import add_command, settings, store_session
 from workbench.contact import trusted_party_resolver
 from workbench.errors import WorkbenchError
 from workbench.keys import load_or_create_key
 from workbench.mail import Resolver, send_pending
+from workbench.mail_worker import run_worker
 from workbench.participants.reminders import queue_reminders
 from workbench.settings import Settings
 from workbench.trusted_party import open_trusted_party
@@ -44,15 +46,18 @@ def _remind(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT (what the hub sends its managed services), then exit cleanly."""
     cfg = settings()
     resolve = _resolver(cfg)
-    while True:
-        try:
-            with store_session(cfg) as session:
-                send_pending(session, cfg, resolve=resolve)
-        except OSError as exc:  # SMTP server down: keep the mail queued and try again later
-            print(f"mail worker: SMTP unavailable ({exc}); will retry", flush=True)
-        time.sleep(args.interval)
+    key = None if args.no_remind else load_or_create_key(cfg.secret_key_file)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"mail worker: delivering the outbox to {cfg.smtp_host}:{cfg.smtp_port} every "
+          f"{args.interval:g} s", flush=True)
+    run_worker(cfg, resolve=resolve, key=key, interval=args.interval, stop=stop,
+               say=lambda text: print(text, flush=True))
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -60,5 +65,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     sub = mail.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
     add_command(sub, "send", _send, "send queued messages once")
     add_command(sub, "remind", _remind, "queue today's invitations and reminders for due questionnaires")
-    p = add_command(sub, "worker", _worker, "send queued messages every few seconds")
+    p = add_command(sub, "worker", _worker,
+                    "queue each day's invitations and reminders, send queued messages every few seconds")
     p.add_argument("--interval", type=float, default=10.0)
+    p.add_argument("--no-remind", action="store_true",
+                   help="only send; do not queue the day's invitations and reminders")
