@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workbench import audit
+from workbench.deposit_answers import study_answers
 from workbench.deposit_scores import score_measurements
 from workbench.errors import ConflictError, ValidationError
 from workbench.participants.models import Participant, Response
@@ -64,17 +65,12 @@ class DepositReport:
                 f"{self.excluded_unknown} unknown to the trusted party); rows: {rows}")
 
 
-# The answers are JSON objects; the database explodes them (much faster than json.loads per row).
-_KEY, _VALUE, _EACH = "j.key", "j.value", "json_each(r.answers) j"
-_PG_EACH = "jsonb_each_text(r.answers::jsonb) j"
+def plan_variables(session: Session, study: Study, answers: pd.DataFrame | None = None,
+                   ) -> dict[str, set[str] | None]:
+    """The deposit plan checked against what the study collects: name → items (None = all).
 
-
-def _each(session: Session) -> str:
-    return _PG_EACH if session.get_bind().dialect.name == "postgresql" else _EACH
-
-
-def plan_variables(session: Session, study: Study) -> dict[str, set[str] | None]:
-    """The deposit plan checked against what the study collects: name → items (None = all)."""
+    ``answers`` is the study's exploded answers (``study_answers``) when the caller has them.
+    """
     plan = list(study.deposit_plan or [])
     if not plan:
         raise ValidationError(f"study {study.code} has no variables planned for deposit", where="deposit plan")
@@ -82,9 +78,9 @@ def plan_variables(session: Session, study: Study) -> dict[str, set[str] | None]
         raise ValidationError("must include 'demographics' (OMOP needs each person's sex and birth year)",
                               where="deposit plan")
     instruments = {i for e in study.events for i in e.instruments}
-    pairs = session.execute(sa.text(
-        f"SELECT DISTINCT r.instrument_id, {_KEY} FROM responses r JOIN participants p "
-        f"ON p.id = r.participant_id, {_each(session)} WHERE p.study_id = :study"), {"study": study.id}).all()
+    if answers is None:
+        answers = study_answers(session, study.id)
+    pairs = answers[["instrument", "item"]].drop_duplicates().itertuples(index=False)
     items: dict[str, set[str]] = {}
     for instrument, item in pairs:
         if not item.startswith("_"):
@@ -159,7 +155,8 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
         if study.status == "closed":
             set_status(session, study.code, "deposited", actor=actor, reason="deposit resumed")
         return report
-    chosen = plan_variables(session, study)
+    every_answer = study_answers(session, study.id)
+    chosen = plan_variables(session, study, every_answer)
     tick("participants", 0, 1)
     people = pd.DataFrame(session.execute(
         sa.select(Participant.id, Participant.pseudonym, Participant.inclusion_date, Participant.baseline,
@@ -188,7 +185,7 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     new = [c for c in allowed["wh"] if c not in known]
     person_ids = {**known, **{c: ids["person"] + i for i, c in enumerate(new)}}
     allowed = allowed.assign(person_id=allowed["wh"].map(person_ids))
-    tables = _build(session, study, allowed, chosen, concepts, ids, set(new), tick)
+    tables = _build(session, study, allowed, chosen, concepts, ids, set(new), tick, every_answer)
     result = load_tables(warehouse, load_id, tables, source=f"study {study.code} (operational store)",
                          loaded_by=actor)
     report.participants, report.rows, report.load_seconds = len(allowed), result.row_counts, result.seconds
@@ -201,7 +198,7 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
 
 def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None],
            concepts: dict[str, int], ids: dict[str, int], new_people: set[str], tick: Progress,
-           ) -> dict[str, pd.DataFrame]:
+           every_answer: pd.DataFrame) -> dict[str, pd.DataFrame]:
     by_pid = dict(zip(people["pid"], people["person_id"], strict=True))
     fresh = people[people["wh"].isin(new_people)]
     tables: dict[str, pd.DataFrame] = {
@@ -246,11 +243,8 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
         "assisted_concept_id": 0, "respondent_type_concept_id": 0, "timing_concept_id": 0,
         "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
     })
-    answers = _frame(session.execute(sa.text(
-        f"SELECT r.id, {_KEY}, {_VALUE} FROM responses r JOIN participants p ON p.id = r.participant_id, "
-        f"{_each(session)} WHERE p.study_id = :study"), {"study": study.id}), ["response_id", "item", "value"])
-    answers = answers.merge(sittings[["response_id", "instrument", "person_id", "survey_conduct_id"]],
-                            on="response_id")
+    answers = every_answer[["response_id", "item", "value", "number"]].merge(
+        sittings[["response_id", "instrument", "person_id", "survey_conduct_id"]], on="response_id")
     answers["variable"] = answers["instrument"] + "." + answers["item"]
     every_item = answers
     keep = np.zeros(len(answers), dtype=bool)
@@ -261,15 +255,16 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
     answers = answers[keep]
     # Few distinct variables: map each once rather than parsing every row.
     variable_concepts = {v: _item_concept(v, concepts) for v in answers["variable"].unique()}
-    answers = answers.assign(concept=answers["variable"].map(variable_concepts),
-                             number=pd.to_numeric(answers["value"], errors="coerce"))
+    answers = answers.assign(concept=answers["variable"].map(variable_concepts))
     answers = answers[answers["concept"].notna() & answers["number"].notna()].reset_index(drop=True)
     dates = dict(zip(sittings["survey_conduct_id"], at.dt.date, strict=True))
+    # Dates by position (sitting ids are consecutive), as datetime64 the loader casts in C.
+    days = at.dt.normalize().to_numpy()
     tables["observation"] = pd.DataFrame({
         "observation_id": np.arange(len(answers), dtype="int64") + ids["observation"],
         "person_id": answers["person_id"].astype("int64"),
         "observation_concept_id": answers["concept"].astype("int64"),
-        "observation_date": answers["survey_conduct_id"].map(dates),
+        "observation_date": days[answers["survey_conduct_id"].to_numpy() - ids["survey_conduct"]],
         "value_as_number": answers["number"].astype("float64"),
         "observation_event_id": answers["survey_conduct_id"].astype("int64"),
         "observation_source_value": answers["variable"],
@@ -280,7 +275,7 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
     if not scores.empty:
         tables["measurement"] = scores
     tick("questionnaires", 1, 1)
-    last_seen = at.dt.date.groupby(sittings["person_id"]).max().to_dict()
+    last_seen = at.dt.normalize().groupby(sittings["person_id"]).max().dt.date.to_dict()
     tables["observation_period"] = pd.DataFrame({
         "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
         "person_id": people["person_id"].astype("int64"),

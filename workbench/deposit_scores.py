@@ -29,13 +29,22 @@ SURVEY_DERIVED = 32862  # "Patient filled survey" measurement type, as for the i
 
 def score_measurements(answers: pd.DataFrame, whole: set[str], dates: dict[int, object],
                        concepts: dict[str, int], first_id: int) -> pd.DataFrame:
-    """``answers``: response items (survey_conduct_id, person_id, instrument, item, value)."""
+    """``answers``: response items (survey_conduct_id, person_id, instrument, item, value and,
+    optionally, number: the value already parsed as a float)."""
     frames = []
     for instrument in sorted(whole & set(SCORE_CONCEPTS)):
         part = answers[answers["instrument"] == instrument]
         if part.empty:
             continue
-        wide = part.pivot_table(index=["survey_conduct_id", "person_id"], columns="item", values="value",
+        # Numbers pivot and score much faster than text; any answer that is not a number goes
+        # the text way, so the scorer names it in its error.
+        column = "value"
+        if "number" in part.columns:
+            text = part["value"].notna().to_numpy() & part["number"].isna().to_numpy()
+            items = ~part["item"].str.startswith("_").to_numpy()
+            if not (text & items).any() or (part.loc[text & items, "value"].str.strip() == "").all():
+                column = "number"
+        wide = part.pivot_table(index=["survey_conduct_id", "person_id"], columns="item", values=column,
                                 aggfunc="first")
         wide.columns = [str(c) for c in wide.columns]
         items = wide[[c for c in wide.columns if not c.startswith("_")]].reset_index()
