@@ -90,7 +90,7 @@ def test_methods_summary_counts_what_was_stored(engine: Engine) -> None:
     assert got.equals(expected.reset_index(drop=True))  # same figures as the direct computation
     assert list(summary.agreement["code"])[-1] == expected["code"].iloc[-1]  # pooled row last
     page = summary.to_html()
-    assert "<strong>2</strong> coder(s): coder1, coder2" in page
+    assert "<strong>2</strong> coders: coder1, coder2" in page and "WeShare research workbench 0." in page
     assert "Lifts &lt;by&gt; neighbours &amp; family" in page  # escaped, not raw HTML
     assert f"{expected['mean_pairwise_kappa'].iloc[-1]:.3f}" in page
     assert SECRET_PHRASE not in page and "P-COREQ001" not in page
@@ -101,7 +101,8 @@ def test_one_coder_reports_no_agreement(engine: Engine) -> None:
     with session_scope(engine) as s:
         summary = study_methods(s, "QUAL", viewer="lead")
         assert summary.coders == ["coder1"] and summary.agreement is None and not summary.consensus
-        assert "Not computed: fewer than two coders" in summary.to_html()
+        page = summary.to_html()
+        assert "Not computed: fewer than two coders" in page and "<strong>1</strong> coder:" in page
         studies.create_study(s, "EMPTY", "Nothing yet", actor="sm", design="qualitative")
         store.save_codebook(s, "EMPTY", load_starter_codebook("en"), actor="sm")
         with pytest.raises(NotFoundError, match="no transcript yet"):

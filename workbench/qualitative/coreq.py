@@ -64,11 +64,11 @@ class MethodsSummary:
         parts = [
             f"<h2>Methods — study {e(self.study)}: {e(self.title)}</h2>",
             "<h3>Data (COREQ items 19–21)</h3>",
-            f"<p>{self.transcripts} transcripts from {self.participants} participants "
+            f"<p>{_n(self.transcripts, 'transcript')} from {_n(self.participants, 'participant')} "
             f"({self.turns} speaker turns; {minutes}); {self.transcribed_locally} transcribed from "
             f"the audio recording on the platform, without sending it out.</p>",
             "<h3>Number of data coders (COREQ item 24)</h3>",
-            f"<p><strong>{len(self.coders)}</strong> coder(s): {coders}"
+            f"<p><strong>{len(self.coders)}</strong> {'coder' if len(self.coders) == 1 else 'coders'}: {coders}"
             + ("; disagreements reconciled in a separate consensus layer." if self.consensus else ".")
             + "</p>",
             f"<h3>Coding tree (COREQ item 25) — codebook version {e(self.codebook_version)}</h3>",
@@ -83,18 +83,24 @@ class MethodsSummary:
         if self.agreement is None:
             parts.append("<p>Not computed: fewer than two coders.</p>")
         else:
-            parts.append(f"<p>On speaker turns of the {self.double_coded} transcripts coded by every "
-                         f"coder: per code and pooled (κ pooled after De Vries et al. 2008).</p>")
+            parts.append(f"<p>On speaker turns of the {_n(self.double_coded, 'transcript')} coded by "
+                         f"every coder: per code and pooled (κ pooled after De Vries et al. 2008).</p>")
             parts.append(self.agreement.to_html(index=False, na_rep="—", escape=True, border=0,
                                                 float_format=lambda v: f"{v:.3f}"))
         parts += [f"<p>{e(n)}</p>" for n in self.notes]
         parts += ["<h3>Software (COREQ item 27)</h3>", f"<p>{e(self.software)}.</p>"]
-        return "\n".join(parts)
+        style = ("<style>.weshare-coreq td, .weshare-coreq th {text-align: left; vertical-align: top}"
+                 "</style>")
+        return "\n".join([style, '<div class="weshare-coreq">', *parts, "</div>"])
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _software() -> str:
     try:
-        return f"WeShare research workbench {version('weshare')}"
+        return f"WeShare research workbench {version('weshare-workbench')}"
     except PackageNotFoundError:
         return "WeShare research workbench (development copy)"
 
