@@ -64,3 +64,43 @@ def synthetic_trial(
 @pytest.fixture
 def trial() -> pd.DataFrame:
     return synthetic_trial()
+
+
+DEMO_PERSONS = 120
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a small demo warehouse (``weshare warehouse sample``'s cohort: two arms, five waves)."""
+    from workbench.warehouse import connect, create_schema, load_mini_vocabulary, load_tables
+    from workbench.warehouse.sample import sample_cohort
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('demo-warehouse') / 'warehouse.duckdb'}"
+    engine = connect(url)
+    create_schema(engine)
+    load_mini_vocabulary(engine)
+    for i, batch in enumerate(sample_cohort(DEMO_PERSONS, seed=7)):
+        load_tables(engine, f"sample:{i}", batch, source="sample cohort", loaded_by="test")
+    engine.dispose()
+    return url
+
+
+def gateway_extract(persons: int = DEMO_PERSONS, seed: int = 7) -> pd.DataFrame:
+    """The demo cohort's QLQ-C30 item answers in the gateway's extract shape (participant, study,
+    event, date, variable, value), as ``secure_bubble.client.Warehouse.extract`` returns them."""
+    from workbench.warehouse.sample import QLQ_ITEMS, sample_cohort
+
+    frames = []
+    for batch in sample_cohort(persons, seed=seed):
+        obs = batch["observation"].to_pandas()
+        survey = batch["survey_conduct"].to_pandas().set_index("survey_conduct_id")
+        obs = obs[obs["observation_concept_id"].isin(QLQ_ITEMS)]
+        frames.append(pd.DataFrame({
+            "participant": "PX" + obs["person_id"].astype(str).str.zfill(5),
+            "study": "DEMO-QOL",
+            "event": obs["observation_event_id"].map(survey["timing_source_value"]).to_numpy(),
+            "date": pd.to_datetime(obs["observation_date"]),
+            "variable": "qlq-c30.q" + (obs["observation_concept_id"] - QLQ_ITEMS[0] + 1).astype(str),
+            "value": obs["value_as_number"].astype(float),
+        }))
+    return pd.concat(frames, ignore_index=True)
