@@ -221,4 +221,7 @@ def queue_reset_email(session: Session, username: str, public_url: str) -> bool:
 
 
 def page_handlers() -> list[tuple[str, Any]]:
-    return [("/enrol", EnrolHandler), ("/reset-password", ResetHandler), ("/forgot-password", ForgotHandler)]
+    from hub.transparency_page import transparency_handlers  # it builds on this module
+
+    return [("/enrol", EnrolHandler), ("/reset-password", ResetHandler), ("/forgot-password", ForgotHandler),
+            *transparency_handlers()]

@@ -23,7 +23,7 @@ from workbench.mail import queue_email
 from workbench.settings import Settings
 from workbench.storage.base import utcnow
 from workbench.studies.models import Study
-from workbench.tariffs import access_quote, load_grids
+from workbench.tariffs import Quote, access_quote, load_grids
 
 __all__ = [
     "PERMITTED_PURPOSES",
@@ -34,6 +34,7 @@ __all__ = [
     "advance",
     "draft_request",
     "get_request",
+    "quote_for",
     "sponsor_answer",
     "stop_closed_project_spaces",
     "study_managers",
@@ -100,6 +101,15 @@ def _check_items(session: Session, items: list[RequestedStudy]) -> list[AccessRe
     return built
 
 
+def quote_for(requester_status: str, items: list[RequestedStudy]) -> Quote:
+    """The warehouse access tariff of a request, as it will be stored with it (shown before
+    submitting): distinct variables per study, summed over the studies."""
+    variables = sum(len({str(v).strip() for v in (i.get("variables") or []) if str(v).strip()})  # type: ignore[union-attr]
+                    for i in items)
+    return access_quote(load_grids(), requester_status=requester_status, variables=variables,
+                        studies=len(items))
+
+
 def draft_request(
     session: Session, requester: User, *, title: str, purpose: str, regulatory_ref: str, funder: str,
     requester_status: str, team: list[str], duration_months: int, items: list[RequestedStudy],
@@ -126,8 +136,7 @@ def draft_request(
     if missing := sorted(set(members) - known):
         raise ValidationError(f"unknown user(s): {', '.join(missing)}", where="team")
     built = _check_items(session, items)
-    quote = access_quote(load_grids(), requester_status=requester_status,
-                         variables=sum(len(i.variables) for i in built), studies=len(built))
+    quote = quote_for(requester_status, [{"variables": i.variables} for i in built])
     request = AccessRequest(
         requester=requester.username, title=title.strip(), summary=summary, purpose=purpose,
         regulatory_ref=regulatory_ref.strip(), funder=funder, requester_status=requester_status,

@@ -30,6 +30,7 @@ __all__ = [
     "pending_for",
     "release",
     "review",
+    "review_content",
     "submit",
     "visible_reviews",
 ]
@@ -219,3 +220,19 @@ def pending_for(session: Session, checker: User) -> list[ReleaseRequest]:
         if r.author != checker.username and may_check(checker, r.project)
         and not any(v.reviewer == checker.username for v in _current_votes(r))
     ]
+
+
+def review_content(session: Session, store: Path, request_id: int, name: str, checker: User) -> bytes:
+    """A file of a submitted request, for an output checker to look at (never its author); audited."""
+    request = _get(session, request_id)
+    if checker.username == request.author:
+        raise PermissionDenied("authors never review their own release requests")
+    if not may_check(checker, request.project):
+        raise PermissionDenied(f"{checker.username} is not an output checker for project {request.project}")
+    entry = next((f for f in request.files if f.name == name), None)
+    if entry is None:
+        raise NotFoundError(f"no file {name!r} in release {request_id}")
+    content = (store / str(request.id) / entry.sha256).read_bytes()
+    audit.record(session, actor=checker.username, action="airlock.file_view", object_type="release",
+                 object_id=request.id, after={"file": name, "sha256": entry.sha256})
+    return content

@@ -25,6 +25,7 @@ ACTIONS = frozenset({
     "access.file", "access.oppose", "access.vote", "access.approve_project", "access.list",
     "access.show", "access.review", "airlock.request", "airlock.review", "airlock.download",
     "airlock.release", "committee.view", "airlock.view",
+    "sponsor.view", "airlock.file_view",
 })
 
 

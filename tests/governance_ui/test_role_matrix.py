@@ -160,5 +160,9 @@ def test_matrix_covers_every_role_and_action() -> None:
 def test_unscoped_researcher_cannot_act_in_a_project_they_were_not_approved_for(world: World) -> None:
     """Found by the matrix: an unscoped researcher role (needed to file requests) used to count as
     membership of every project in the airlock."""
+    from workbench.accounts import add_user
+
+    # rita asked for the project, so she is on its team; an outsider holds the same unscoped role.
+    world.run(lambda s: add_user(s, "outsider.u", actor="admin", roles=["researcher"]))
     with pytest.raises(PermissionDenied, match="not a researcher of project"):
-        world.run(lambda s: airlock.create_request(s, get_user(s, "rita"), world.project, "T", "note"))
+        world.run(lambda s: airlock.create_request(s, get_user(s, "outsider.u"), world.project, "T", "note"))
