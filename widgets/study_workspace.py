@@ -1,4 +1,4 @@
-"""Staff study workspace: the studies list, then one study's set-up, instruments, alerts and compliance.
+"""Staff study workspace: the studies list, then one study's set-up, instruments, alerts, compliance, participants.
 
 The dashboards' landing page (``notebooks/dashboards/studies.ipynb``). A study manager picks
 "Nouvelle étude / New study" or one of the studies they may see; the tabs below hold the existing
@@ -19,6 +19,7 @@ from widgets.alerts_queue import AlertsQueue
 from widgets.compliance_view import ComplianceView
 from widgets.guarded import guarded
 from widgets.instrument_import import InstrumentLibrary, stored_choices
+from widgets.participant_tabs import ParticipantTabs
 from widgets.studies_dashboard import StudiesDashboard
 from widgets.study_setup import StaffDesk, StudySetup
 from workbench.accounts.models import User
@@ -30,7 +31,8 @@ __all__ = ["NEW_STUDY", "TAB_TITLES", "StudyWorkspace", "study_workspace"]
 
 NEW_STUDY = ""
 TAB_TITLES = {"setup": "Mise en place / Set-up", "instruments": "Instruments",
-              "alerts": "Alertes / Alerts", "compliance": "Observance / Compliance"}
+              "alerts": "Alertes / Alerts", "compliance": "Observance / Compliance",
+              "participants": "Participants"}
 
 
 class StudyWorkspace(w.VBox):  # type: ignore[misc]
@@ -86,7 +88,7 @@ class StudyWorkspace(w.VBox):  # type: ignore[misc]
     def open_study(self, code: str) -> None:
         """Show the tabs for ``code`` (or the new-study form); only the first tab is built now."""
         self.views = {}
-        self._names = ["setup", "instruments"] + (["alerts", "compliance"] if code else [])
+        self._names = ["setup", "instruments"] + (["alerts", "compliance", "participants"] if code else [])
         self.tabs.children = [w.HTML("…") for _ in self._names]
         self.tabs.titles = tuple(TAB_TITLES[n] for n in self._names)
         self.tabs.selected_index = 0
@@ -102,6 +104,7 @@ class StudyWorkspace(w.VBox):  # type: ignore[misc]
             "instruments": lambda: InstrumentLibrary(self.desk, code, on_imported=self._imported),
             "alerts": lambda: AlertsQueue(self.desk, code or ""),
             "compliance": lambda: ComplianceView(self.desk, code or "", self.today),
+            "participants": lambda: ParticipantTabs(self.desk, code or ""),
         }
         view = make[name]()
         if isinstance(view, AlertsQueue):

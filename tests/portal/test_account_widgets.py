@@ -88,7 +88,7 @@ def test_portal_sections_write_through_the_domain(world) -> None:  # type: ignor
     assert "avant le" in portal.status.value
     with world.session() as s:
         rows = queue(s, "ACC-1")
-    assert [(r["kind"], r["participant"], r["days_left"]) for r in rows] == [("portability", world.pseudonym, 29)]
+    assert [(r["kind"], r["participant"], r["days_left"]) for r in rows] == [("portability", world.pseudonym, 30)]
     assert "Copie portable" in portal.page.value
     portal.download.click()
     data = re.search(r"base64,([^\"]+)", portal.copy.value)

@@ -104,7 +104,7 @@ def test_manager_runs_a_study_from_the_workspace(desk: StaffDesk) -> None:
 
     # the new study is open in the workspace with all its tabs
     assert space.study.value == "WS-1" and "WS-1" in space.studies.table.value
-    assert len(space.tabs.children) == 4
+    assert len(space.tabs.children) == 5  # set-up, instruments, alerts, compliance, participants
     setup = space.views["setup"]
     assert isinstance(setup, StudySetup) and "draft" in setup.status_line.value
     setup.reason.value = "ethics approval received"

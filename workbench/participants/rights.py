@@ -22,7 +22,7 @@ from workbench.participants.models import Participant, Response
 from workbench.storage.base import Base, UTCDateTime, utcnow
 from workbench.studies.models import Study
 
-__all__ = ["KINDS", "RightsRequest", "close_request", "file_request", "portable_copy", "queue"]
+__all__ = ["KINDS", "RightsRequest", "close_request", "copy_for_request", "file_request", "portable_copy", "queue"]
 
 KINDS = ("copy", "portability", "opposition", "rectification", "restriction", "erasure")
 DEADLINE = timedelta(days=30)
@@ -75,7 +75,7 @@ def queue(session: Session, study_code: str, *, now: datetime | None = None) -> 
         .order_by(RightsRequest.due_at)
     ).all()
     return [{"id": r.id, "participant": p, "kind": r.kind, "details": r.details,
-             "received": r.received_at, "due": r.due_at, "days_left": (r.due_at - at).days,
+             "received": r.received_at, "due": r.due_at, "days_left": (r.due_at.date() - at.date()).days,
              "overdue": r.due_at < at} for r, p in rows]
 
 
@@ -127,3 +127,15 @@ def portable_copy(session: Session, participant: Participant, *, actor: str) -> 
     audit.record(session, actor=actor, action="rights.copy", object_type="participant",
                  object_id=participant.pseudonym, after={"questionnaires": len(payload["questionnaires"])})
     return json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def copy_for_request(session: Session, request_id: int, *, actor: str) -> bytes:
+    """The portable copy answering a copy or portability request (the team sends it to the person)."""
+    request = session.get(RightsRequest, request_id)
+    if request is None:
+        raise NotFoundError(f"no rights request {request_id}")
+    if request.kind not in {"copy", "portability"}:
+        raise ConflictError(f"request {request_id} asks for {request.kind}, not a copy of the data")
+    participant = session.get(Participant, request.participant_id)
+    assert participant is not None
+    return portable_copy(session, participant, actor=actor)

@@ -32,7 +32,8 @@ from workbench.portal.account_models import LoginCode, PortalInvitation, PortalM
 from workbench.storage.base import utcnow
 from workbench.studies.models import Study
 
-__all__ = ["ACCOUNT_FORM", "CODE_MINUTES", "accept_invitation", "attach_invitation", "invitation_url", "invite",
+__all__ = ["ACCOUNT_FORM", "CODE_MINUTES", "accept_invitation", "attach_invitation", "invitation_status",
+           "invitation_url", "invite",
            "login_with_code", "login_with_password", "memberships", "open_invitation", "request_login_code"]
 
 ACCOUNT_FORM = "/services/forms/voila/render/account.ipynb"
@@ -266,3 +267,16 @@ def login_with_password(session: Session, username: str, password: str, *, polic
         verify_password(None, password)  # same cost as a real check
         raise _refuse(session, username, "no portal account", at)
     return authenticate(session, username.strip(), password, source="portal", policy=policy, now=at)
+
+
+def invitation_status(session: Session, study_code: str, *, now: datetime | None = None) -> list[tuple[str, str]]:
+    """(pseudonym, state) of a study's active participants: "account", "invited" (pending) or "none"."""
+    at = now or utcnow()
+    rows = session.execute(
+        select(Participant.pseudonym, PortalMembership.id, PortalInvitation.id)
+        .join(Study, Study.id == Participant.study_id)
+        .outerjoin(PortalMembership, PortalMembership.participant_id == Participant.id)
+        .outerjoin(PortalInvitation, (PortalInvitation.participant_id == Participant.id)
+                   & PortalInvitation.used_at.is_(None) & (PortalInvitation.expires_at > at))
+        .where(Study.code == study_code, Participant.status == "active").order_by(Participant.pseudonym)).all()
+    return [(p, "account" if m else "invited" if i else "none") for p, m, i in rows]
