@@ -12,6 +12,7 @@ import base64
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import ipywidgets as w
 from sqlalchemy.orm import Session
@@ -49,7 +50,8 @@ TEXTS = {
            "save_interests": "Enregistrer", "interests_saved": "Vos choix sont enregistrés.",
            "study": "Étude", "download": "Télécharger une copie de mes données (fichier JSON)",
            "copy_ready": "Votre copie est prête :", "copy_link": "enregistrer le fichier",
-           "sign_out": "Me déconnecter", "signed_out": "Vous êtes déconnecté(e).", "withdrawn": "retiré(e)"},
+           "sign_out": "Me déconnecter", "signed_out": "Vous êtes déconnecté(e).", "withdrawn": "retiré(e)",
+           "interviews": "Mes entretiens", "join": "Rejoindre la visio", "paris": "heure de Paris"},
     "en": {"studies": "My studies", "due": "To fill in", "fill": "Fill in my questionnaires",
            "nothing_due": "Nothing to fill in for now.", "until": "before", "late": "overdue",
            "news": "New studies for you", "no_news": "No study matches your choices for now.",
@@ -59,7 +61,8 @@ TEXTS = {
            "save_interests": "Save", "interests_saved": "Your choices are saved.",
            "study": "Study", "download": "Download a copy of my data (JSON file)",
            "copy_ready": "Your copy is ready:", "copy_link": "save the file",
-           "sign_out": "Sign out", "signed_out": "You are signed out.", "withdrawn": "withdrawn"},
+           "sign_out": "Sign out", "signed_out": "You are signed out.", "withdrawn": "withdrawn",
+           "interviews": "My interviews", "join": "Join the video call", "paris": "Paris time"},
 }
 BUTTON = {"layout": w.Layout(min_height="44px", width="100%")}
 FULL = w.Layout(width="100%")
@@ -94,8 +97,14 @@ def render_account_page(page: PortalPage, vault: Path) -> str:
     requests = "".join(f"<li>{escape(study)} — {escape(b['kinds'].get(k, k))} : {escape(st)} ({b['due']} "
                        f"{escape(d)})</li>" for study, k, st, d in page.requests)
     no_news = f"<p>{escape(t['no_news'])}</p>"
+    paris = ZoneInfo("Europe/Paris")
+    interviews = "".join(
+        f"<li>{escape(study)} — {start.astimezone(paris):%d/%m/%Y %H:%M} ({t['paris']}, {minutes} min) — "
+        f'<a href="{escape(link)}" target="_blank" rel="noopener">{escape(t["join"])}</a></li>'
+        for study, start, minutes, link in page.appointments)
     return (f'<div lang="{page.language}" style="max-width:40rem;font-size:1.05rem">'
             f"<h2>{escape(t['studies'])}</h2>{''.join(studies) or none}"
+            + (f"<h2>{escape(t['interviews'])}</h2><ul>{interviews}</ul>" if interviews else "") +
             f"<h2>{escape(b['consents'])}</h2>{f'<ul>{consents}</ul>' if consents else none}"
             f"<h2>{escape(b['results'])}</h2>{results or none}"
             f"<h2>{escape(t['news'])}</h2>{news or no_news}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -13,8 +14,9 @@ from widgets.participant_account import SignIn, participant_account
 from workbench.accounts import get_user
 from workbench.participants.models import Participant
 from workbench.participants.rights import queue
-from workbench.portal import publish_recruitment, publish_result
+from workbench.portal import book_appointment, publish_recruitment, publish_result
 from workbench.portal.accounts import invite
+from workbench.storage.base import utcnow
 from workbench.studies import service as studies
 
 BI = {"fr": "Nouvelle étude aidants", "en": "New carers study"}
@@ -93,6 +95,13 @@ def test_portal_sections_write_through_the_domain(world) -> None:  # type: ignor
     portal.download.click()
     data = re.search(r"base64,([^\"]+)", portal.copy.value)
     assert data and json.loads(base64.b64decode(data.group(1)))["participant"]["pseudonym"] == world.pseudonym
+    # an interview booked by the team shows with its video link
+    with world.session() as s:
+        person = s.execute(select(Participant).where(Participant.pseudonym == world.pseudonym)).scalar_one()
+        book_appointment(s, person, interviewer="iv", starts_at=utcnow() + timedelta(days=2), minutes=45,
+                         video_base_url="https://visio.example.org", actor="sm")
+    portal.refresh()
+    assert "Mes entretiens" in portal.page.value and "https://visio.example.org/weshare-" in portal.page.value
     # contact preferences come from the trusted party
     prefs = portal.preferences
     assert prefs.children[1].value is True  # e-mail channel on, as registered

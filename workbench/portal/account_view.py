@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from workbench.participants.service import (
     link_token,
     participant_link,
 )
+from workbench.portal.interviews import participant_appointments
 from workbench.portal.models import Interests
 from workbench.portal.service import NewsItem, news_for, results_for
 from workbench.studies.models import Study
@@ -59,6 +60,7 @@ class PortalPage:
     requests: list[tuple[str, str, str, str]]  # study, kind, status, due date
     news: list[NewsItem] = field(default_factory=list)
     interests: tuple[list[str], list[str], bool] = ([], [], False)  # profiles, cancer types, opt-in
+    appointments: list[tuple[str, datetime, int, str]] = field(default_factory=list)  # study, start, min, link
 
 
 def _form_link(session: Session, participant: Participant, key: bytes, public_url: str, actor: str) -> str:
@@ -100,4 +102,8 @@ def portal_page(session: Session, participants: list[Participant], *, user: User
     news = news_for(session, user) if user is not None else []
     chosen = ((list(interests.respondent_types), list(interests.cancer_types), interests.news_opt_in)
               if interests is not None else ([], [], False))
-    return PortalPage(language, studies, consents, results_for(session, ids, language), requests, news, chosen)
+    study_of = {p.id: codes[p.study_id].code for p in participants}
+    appointments = [(study_of[pid], start, minutes, link)
+                    for pid, start, minutes, link in participant_appointments(session, ids)]
+    return PortalPage(language, studies, consents, results_for(session, ids, language), requests, news, chosen,
+                      appointments)
