@@ -17,12 +17,13 @@ from typing import Any
 
 from workbench.errors import ConfigError, NotFoundError, ValidationError
 from workbench.instruments import proctcae
+from workbench.instruments.cognitive import symbol_digit_instrument, verbal_fluency_instrument
 from workbench.instruments.model import Choice, Instrument, Item
 
 __all__ = ["LIBRARY_IDS", "get_library_instrument", "list_instruments", "read_texts_file",
            "require_texts"]
 
-LIBRARY_IDS = ("qlq-c30", "pro-ctcae", "phq-9", "gad-7", "who-5", "esas-r")
+LIBRARY_IDS = ("qlq-c30", "pro-ctcae", "phq-9", "gad-7", "who-5", "esas-r", "symbol-digit", "verbal-fluency")
 FRENCH_CHECK = " French wording to be checked against the distributor's current version before use."
 
 _FREQ = [("0", "Jamais", "Not at all"), ("1", "Plusieurs jours", "Several days"),
@@ -210,7 +211,9 @@ def _pro_ctcae() -> Instrument:
 
 
 _BUILDERS = {"qlq-c30": _qlq_c30, "pro-ctcae": _pro_ctcae, "phq-9": _phq9, "gad-7": _gad7,
-             "who-5": _who5, "esas-r": _esas}
+             "who-5": _who5, "esas-r": _esas,
+             # cognitive tasks (workbench.psychometrics): scored from the task's record, not item sums
+             "symbol-digit": symbol_digit_instrument, "verbal-fluency": verbal_fluency_instrument}
 
 
 @cache
