@@ -1,0 +1,144 @@
+"""Research notebook templates run top to bottom on a small demo warehouse (nbclient), and the
+data-access cell takes the gateway when the notebook runs in a project server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tests.analysis.conftest import DEMO_PERSONS, gateway_extract
+from workbench.reports import execute_notebook
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
+NAMES = ("cohort_description", "longitudinal_qol", "time_to_deterioration", "mixed_methods")
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+@pytest.fixture(autouse=True)
+def outside_a_project_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JUPYTERHUB_API_TOKEN", "WESHARE_PROJECT", "WESHARE_GATEWAY_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _texts(nb: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            data = out.get("data", {})
+            parts += [data.get("text/plain", ""), data.get("text/html", "")]
+    return "\n".join(parts)
+
+
+def _figures(nb: nbformat.NotebookNode) -> int:
+    return sum(PLOTLY in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_template_is_committed_clean_with_one_parameters_cell(name: str) -> None:
+    nb = nbformat.read(TEMPLATES / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and nb.cells.index(tagged[0]) == 1
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    access = [c.source for c in nb.cells if "secure_bubble.client import Warehouse" in c.source]
+    assert len(access) == 1 and "open_warehouse(" in access[0] and "JUPYTERHUB_API_TOKEN" in access[0]
+    # analysis goes through the toolkit, not code written in the notebook
+    assert not any(line.lstrip().startswith(("def ", "class ")) for c in nb.cells for line in c.source.splitlines())
+
+
+@pytest.fixture(scope="module")
+def codes_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(5)
+    people = rng.choice(np.arange(1, DEMO_PERSONS + 1), 30, replace=False).astype(str)
+    path = tmp_path_factory.mktemp("qual") / "codes.csv"
+    pd.DataFrame({"participant": people, "fatigue": rng.integers(0, 4, 30),
+                  "fear_of_recurrence": rng.integers(0, 2, 30), "return_to_work": rng.integers(0, 3, 30)}
+                 ).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_template_runs_on_the_demo_warehouse(name: str, demo_warehouse: str, codes_csv: Path) -> None:
+    parameters: dict[str, object] = {"warehouse_url": demo_warehouse}
+    if name == "mixed_methods":
+        parameters["codes_path"] = str(codes_csv)
+    nb = execute_notebook(TEMPLATES / f"{name}.ipynb", parameters=parameters, timeout=300)
+    text = _texts(nb)
+    assert f"{DEMO_PERSONS} participants" in text and "cohort queries, audited" in text
+    assert "Traceback" not in text and "NaN%" not in text
+    expected = {
+        "cohort_description": (["mean (SD)", "intervention", f"{DEMO_PERSONS}/{DEMO_PERSONS}", "M24"], 3),
+        "longitudinal_qol": (["month:C(arm)[T.intervention]", "converged True", "z-based",
+                              "missing completely at random", "deteriorated_pct"], 2),
+        "time_to_deterioration": (["log-rank chi2 =", "time until definitive deterioration (def2)",
+                                   "median (months)", "censored at last assessment",
+                                   "arm = intervention"], 1),
+        "mixed_methods": (["30 interviewed participants, 3 codes", "fear_of_recurrence", "n_without"], 1),
+    }[name]
+    for snippet in expected[0]:
+        assert snippet in text, snippet
+    assert _figures(nb) == expected[1]
+
+
+class _FakeGateway(BaseHTTPRequestHandler):
+    requests: list[dict[str, object]] = []  # noqa: RUF012 — one test, one server
+    payload = b""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"auth": self.headers.get("Authorization"), **body})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.apache.arrow.stream")
+        self.end_headers()
+        self.wfile.write(type(self).payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    frame = gateway_extract()
+    table = pa.Table.from_pandas(frame.assign(date=frame["date"].dt.date), preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    _FakeGateway.payload, _FakeGateway.requests = sink.getvalue().to_pybytes(), []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_in_a_project_server_the_template_reads_through_the_gateway(gateway: str) -> None:
+    env = {"JUPYTERHUB_API_TOKEN": "server-token", "WESHARE_PROJECT": "P2026-0001", "WESHARE_GATEWAY_URL": gateway}
+    nb = execute_notebook(TEMPLATES / "cohort_description.ipynb", parameters={"group": None}, env=env, timeout=300)
+    text = _texts(nb)
+    assert _FakeGateway.requests == [{"auth": "token server-token", "project": "P2026-0001",
+                                      "variables": ["qlq-c30.*"]}]
+    assert "source: warehouse gateway (project extract)" in text
+    assert f"{DEMO_PERSONS} participants" in text and "participant columns: study" in text
+    assert _figures(nb) == 3
+
+
+@pytest.mark.slow
+def test_a_group_the_extract_lacks_is_refused_with_what_to_set(gateway: str) -> None:
+    env = {"JUPYTERHUB_API_TOKEN": "server-token", "WESHARE_PROJECT": "P2026-0001", "WESHARE_GATEWAY_URL": gateway}
+    from workbench.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"cell 3 .* no column 'arm' .*set group to one of them, or to None"):
+        execute_notebook(TEMPLATES / "cohort_description.ipynb", env=env, timeout=300)
