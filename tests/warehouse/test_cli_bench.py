@@ -63,5 +63,6 @@ def test_benchmark_quick_run() -> None:
                            "--quick"], capture_output=True, text=True, timeout=170, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if "|" in line]
-    assert len(lines) == 5 and "operational SQLite store" in lines[4]
-    assert "hand-written DuckDB SQL" in lines[2] and "ratio" in lines[2]
+    assert len(lines) == 6 and "operational SQLite store" in lines[5]
+    assert "rows/CPU-s" in lines[2] and "ratio" in lines[2]
+    assert "hand-written DuckDB SQL" in lines[3] and "ratio" in lines[3]
