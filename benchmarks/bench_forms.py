@@ -81,7 +81,8 @@ class FormsServer:
     def __init__(self, settings: Settings, *, preheat: bool, pool_size: int = FORMS_POOL_SIZE) -> None:
         service = forms_service(settings, pool_size=pool_size)
         self.command = [c for c in service["command"] if preheat or not (
-            c.startswith("--preheat_kernel") or c.startswith("--pool_size"))]
+            c.startswith("--preheat_kernel") or c.startswith("--pool_size")
+            or c.startswith("--VoilaKernelManager."))]
         self.cwd, self.env = service["cwd"], {**service["environment"], "PATH": os.environ.get("PATH", "")}
         self.base = f"http://127.0.0.1:{settings.forms_port}/services/forms/"
         self.log = settings.home / "forms-service.log"

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import fields
@@ -29,6 +30,7 @@ __all__ = [
     "REPO_ROOT",
     "VOILA_SAFE_FLAGS",
     "dashboards_service",
+    "forms_pools_flag",
     "forms_service",
     "gateway_port",
     "gateway_ready",
@@ -42,6 +44,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMS_POOL_SIZE = 2
+FORMS_BURST_NOTEBOOK = "home.ipynb"
 KERNEL_CULL_IDLE_SECONDS = 600
 MAIL_INTERVAL_SECONDS = 10
 KERNEL_CULL_INTERVAL_SECONDS = 60
@@ -108,6 +111,16 @@ def dashboards_service(settings: Settings, *, as_root: bool) -> dict[str, Any]:
     }
 
 
+def forms_pools_flag(pool_size: int) -> str:
+    """Preheat ``pool_size`` kernels for the questionnaire page, one for each other page.
+
+    Voila's ``pool_size`` applies to every notebook of the folder; participants arrive in bursts
+    on ``home.ipynb`` (after the invitations go out), rarely at once on the other pages.
+    """
+    pools = {"default": {"pool_size": 1}, FORMS_BURST_NOTEBOOK: {"pool_size": pool_size}}
+    return f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}"
+
+
 def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> dict[str, Any]:
     notebooks = REPO_ROOT / "notebooks" / "forms"
     return {
@@ -120,7 +133,7 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
             venv_bin("voila"), ".", "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",
             "--base_url=/services/forms/",
-            "--preheat_kernel=True", f"--pool_size={pool_size}",
+            "--preheat_kernel=True", f"--pool_size={pool_size}", forms_pools_flag(pool_size),
             # Without this, each page close is refused (no _xsrf cookie) and leaks a kernel.
             "--Voila.tornado_settings", "disable_check_xsrf=True",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",
