@@ -88,7 +88,8 @@ def test_manager_runs_a_study_from_the_workspace(desk: StaffDesk) -> None:
     _upload(library, "carers.csv", BROKEN.encode())
     library.import_button.click()
     assert 'role="alert"' in library.status.value
-    assert "carers.csv, row 4" in library.status.value and "weshare-import" not in library.status.value
+    assert "carers.csv, row 4, column &#x27;Field Type&#x27;" in library.status.value
+    assert "weshare-import" not in library.status.value
     assert _stored(desk.settings) == 0
     _upload(library, "carers.csv", DICTIONARY.encode())
     library.import_button.click()
