@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workbench.mail import Resolver, send_pending
 from workbench.participants.reminders import queue_reminders
+from workbench.portal.service import queue_appointment_reminders
 from workbench.runtime import open_operational
 from workbench.settings import Settings
 from workbench.storage.engine import session_scope
@@ -35,6 +36,7 @@ def deliver_once(settings: Settings, *, resolve: Resolver | None, key: bytes | N
             with session_scope(engine) as session:
                 queued = queue_reminders(session, key=key, public_url=settings.public_url, today=today)
         with session_scope(engine) as session:
+            queue_appointment_reminders(session)  # interviews in the next 24 h; never twice (dedupe keys)
             sent = send_pending(session, settings, resolve=resolve)
         return queued, sent
     finally:

@@ -109,3 +109,24 @@ def test_study_workspace_has_the_participant_desks(world) -> None:  # type: igno
     assert isinstance(tabs, ParticipantTabs)
     assert isinstance(tabs.view("rights"), RightsQueue) and isinstance(tabs.view("interviews"), InterviewsDesk)
     assert "no randomisation set up" in tabs.view("randomisation").status.value
+
+
+def test_the_mail_worker_sends_interview_reminders_by_itself(world) -> None:  # type: ignore[no-untyped-def]
+    from workbench.contact import trusted_party_resolver
+    from workbench.mail_worker import deliver_once
+    from workbench.portal import book_appointment
+    from workbench.trusted_party import open_trusted_party
+
+    _staff(world)
+    with world.session() as s:
+        person = s.execute(select(Participant).where(Participant.pseudonym == world.pseudonym)).scalar_one()
+        book_appointment(s, person, interviewer="manager", starts_at=utcnow() + timedelta(hours=5), minutes=30,
+                         video_base_url="https://visio.example.org", actor="manager")
+        book_appointment(s, person, interviewer="manager", starts_at=utcnow() + timedelta(days=3), minutes=30,
+                         video_base_url="https://visio.example.org", actor="manager")
+    with open_trusted_party(world.settings) as tp:
+        resolve = trusted_party_resolver(tp, actor="mail-worker")
+        assert deliver_once(world.settings, resolve=resolve, key=None, today=None) == (0, 2)
+        assert deliver_once(world.settings, resolve=resolve, key=None, today=None) == (0, 0)  # never twice
+    assert sorted(r[0][0] for r in world.inbox.messages) == ["manager@centre.example.org", world.email]
+    assert all("Rappel" in subject or "Interview" in subject for _r, subject, _b in world.inbox.messages)
