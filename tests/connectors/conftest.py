@@ -49,15 +49,15 @@ class PgDatabases:
 
 
 @pytest.fixture(scope="session")
-def pg_dbs() -> Iterator[PgDatabases]:
+def wh_pg_dbs() -> Iterator[PgDatabases]:
     dbs = PgDatabases()
     yield dbs
     dbs.drop_all()
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_dbs: PgDatabases) -> str:
-    name = pg_dbs.create()
+def wh_pg_template(wh_pg_dbs: PgDatabases) -> str:
+    name = wh_pg_dbs.create()
     engine = connect(pg_url(name))
     create_schema(engine)
     load_mini_vocabulary(engine)
@@ -72,8 +72,8 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
         create_schema(engine)
         load_mini_vocabulary(engine)
     else:
-        template = request.getfixturevalue("pg_template")
-        engine = connect(pg_url(request.getfixturevalue("pg_dbs").create(template)))
+        template = request.getfixturevalue("wh_pg_template")
+        engine = connect(pg_url(request.getfixturevalue("wh_pg_dbs").create(template)))
     yield engine
     engine.dispose()
 

@@ -162,7 +162,7 @@ def test_bad_input_rejects_rows_with_reasons_and_imports_the_valid_ones(
     assert reasons["Condition/odd-code"] == "unmapped code http://hl7.org/fhir/sid/icd-10|C99.9"
     assert reasons["Encounter/enc1"] == "resource type Encounter is not imported"
     assert "refers to Condition/missing" in reasons["Observation/orphan-stage"]
-    assert "patient was rejected or is missing" in reasons["Observation/unknown-patient"]
+    assert "patient was rejected or is missing" in reasons["Patient/nobody"]
     assert reasons["broken.json"].startswith("not JSON")
     assert any("unmapped item 'free-text-9'" in r.reason for r in report.rejected)
     assert len(report.rejected) == 7

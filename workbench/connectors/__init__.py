@@ -7,7 +7,12 @@ pseudonymised rows. Runs are incremental and idempotent through the state kept i
 warehouse's ``weshare`` schema (see ``state``).
 """
 
+from workbench.connectors.csv_import import import_csv, read_mapping
+from workbench.connectors.fhir_export import participant_bundle
 from workbench.connectors.fhir_import import import_fhir
+from workbench.connectors.omop_import import import_omop
 from workbench.connectors.report import Rejection, RunReport
+from workbench.connectors.wearables import import_wearables, sitting_covariates
 
-__all__ = ["Rejection", "RunReport", "import_fhir"]
+__all__ = ["Rejection", "RunReport", "import_csv", "import_fhir", "import_omop", "import_wearables",
+           "participant_bundle", "read_mapping", "sitting_covariates"]

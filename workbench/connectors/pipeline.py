@@ -130,6 +130,10 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
     ensure_state(engine)
     ensure_connector_vocabulary(engine, loaded_by=actor)
     source = report.source
+    present = {r.key for r in rows}
+    rows = rows + [Row(f"{p.key}#death", p.where, "death", p.key,
+                       {"death_date": p.death_date, "death_type_concept_id": EHR_PERIOD})
+                   for p in patients.values() if p.death_date and f"{p.key}#death" not in present]
     for row in rows:
         report.mapped[row.table] += 1
     tick("pseudonyms", 0, 1)
@@ -191,7 +195,7 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
         replaced: dict[str, list[int]] = {}
         assigned: dict[str, int] = {k: r.target_id for k, r in state.items()}
         seen: set[str] = set()
-        opposed_rows: dict[str, int] = {}
+        left_out: dict[tuple[str, str], int] = {}
         dates: dict[int, list[date]] = {}
         death = metadata.tables["death"]
         alive = sorted(set(person_of.values()))
@@ -203,10 +207,8 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
             if n % 5000 == 0:
                 tick("rows", n, len(rows))
             if row.patient in withheld or row.patient not in person_of:
-                if codes.get(row.patient, ("", ""))[1] == OPPOSED:
-                    opposed_rows[row.patient] = opposed_rows.get(row.patient, 0) + 1
-                else:
-                    report.reject(row.where, "its patient was rejected or is missing from the input")
+                why = codes.get(row.patient, (None, ""))[1] or "its patient was rejected or is missing from the input"
+                left_out[(row.patient, why)] = left_out.get((row.patient, why), 0) + 1
                 continue
             if row.key in seen:
                 report.reject(row.where, f"duplicate of an earlier record {row.key} in this run")
@@ -258,9 +260,9 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                               "table_name": row.table, "target_id": target, "person_id": pid,
                               "run_id": report.run_id, "_old": old is not None})
         tick("rows", len(rows), len(rows))
-        for key, count in sorted(opposed_rows.items()):
+        for (key, why), count in sorted(left_out.items()):
             where = patients[key].where if key in patients else key
-            report.reject(where, f"{OPPOSED} ({count} record(s) left out)")
+            report.reject(where, f"{why} ({count} record(s) left out)")
         for p in people:
             if p.key in person_of and p.key not in state:
                 state_new.append({"source": source, "record_key": p.key, "content_sha256": "",
@@ -274,7 +276,8 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
         tables[name] = _arrow(name, items)
     if periods[0]:
         tables["observation_period"] = pa.Table.from_pylist(periods[0])
-    report.inserted["person"] += len(new_people)
+    if new_people:
+        report.inserted["person"] += len(new_people)
 
     def before(conn: Connection) -> None:
         for name, targets in replaced.items():

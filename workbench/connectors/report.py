@@ -34,6 +34,7 @@ class RunReport:
     persons_new: int = 0
     withheld_opposed: int = 0
     samples_new: int = 0
+    notes: list[str] = field(default_factory=list)            # row kept, but something changed
     load_id: str | None = None
     seconds: float = 0.0
 
@@ -59,6 +60,7 @@ class RunReport:
                 "unchanged": self.unchanged, "persons_new": self.persons_new,
                 "withheld_opposed": self.withheld_opposed, "samples_new": self.samples_new,
                 "rejected": [{"where": r.where, "reason": r.reason} for r in self.rejected],
+                "notes": list(self.notes),
                 "load_id": self.load_id, "seconds": round(self.seconds, 3)}
 
     def to_json(self) -> str:
@@ -66,7 +68,7 @@ class RunReport:
 
     def __str__(self) -> str:
         def counts(c: Counter[str]) -> str:
-            return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
+            return ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if v) or "none"
 
         lines = [
             f"{self.connector} import from {self.source} (run {self.run_id}, {self.seconds:.2f} s)",
@@ -79,6 +81,8 @@ class RunReport:
         ]
         if self.samples_new:
             lines.append(f"  new wearable samples {self.samples_new}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         lines.append(f"  rejected {len(self.rejected)}")
         for reason, n in self.reasons().most_common():
             lines.append(f"    {n} × {reason}")
