@@ -80,6 +80,9 @@ def send_pending(
             .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
             .order_by(OutboxMessage.id)
             .limit(limit)
+            # PostgreSQL: a second worker (or `weshare mail send` while the hub's worker runs) skips
+            # the rows this one is sending instead of sending them again. SQLite serialises writers.
+            .with_for_update(skip_locked=True)
         ).scalars()
     )
     if not pending:

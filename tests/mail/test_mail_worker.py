@@ -167,3 +167,24 @@ def test_worker_rides_out_an_smtp_outage_and_sends_each_message_once(settings: S
     assert sorted(to[0] for to, _raw in box.messages) == ["manager@example.org", "patient@example.org"]
     assert "Questionnaire à remplir : Semaine 6" in box.subjects()
     assert all(m.sent_at is not None for m in _outbox(settings))
+
+
+def test_two_workers_never_send_the_same_message(engine, tmp_path: Path, inbox: Inbox,  # type: ignore[no-untyped-def]
+                                                 smtp_port: int) -> None:
+    from workbench.mail import send_pending
+
+    settings = Settings(home=tmp_path, smtp_port=smtp_port)
+    with session_scope(engine) as s:
+        for i in range(3):
+            queue_email(s, to=f"staff{i}@example.org", subject=f"m{i}", body="b")
+    if engine.dialect.name == "postgresql":
+        with session_scope(engine) as first:  # the hub's worker, in the middle of its pass
+            locked = first.execute(select(OutboxMessage).with_for_update()).scalars().all()
+            assert len(locked) == 3
+            with session_scope(engine) as second:  # `weshare mail send` at the same moment
+                assert send_pending(second, settings) == 0
+    with session_scope(engine) as s:
+        assert send_pending(s, settings) == 3
+    with session_scope(engine) as s:
+        assert send_pending(s, settings) == 0
+    assert sorted(to[0] for to, _raw in inbox.messages) == [f"staff{i}@example.org" for i in range(3)]
