@@ -52,6 +52,9 @@ c.ProjectSpawner.project_server_config = str(REPO_ROOT / "hub" / "project_server
 c.ProjectSpawner.server_token_scopes = project_token_scopes
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
 c.Spawner.cmd = [venv_bin("jupyterhub-singleuser")]
+# A single-user server imports jupyter_server (~6 s of CPU on a loaded 2-core box): the default
+# 30 s before giving up on it killed project spaces that were merely slow to come up.
+c.Spawner.http_timeout = 90
 c.Spawner.args = ["--allow-root"] if as_root else []
 
 # `weshare access review` stops expired projects' servers and revokes their tokens with this
