@@ -21,7 +21,7 @@ from widgets.account_portal import AccountPortal
 from widgets.guarded import guarded, show_message
 from workbench.accounts import LockoutPolicy
 from workbench.accounts.models import User
-from workbench.errors import AuthError, NotFoundError, ValidationError
+from workbench.errors import AuthError, ConflictError, NotFoundError, ValidationError
 from workbench.keys import load_or_create_key
 from workbench.portal.accounts import (
     accept_invitation,
@@ -49,6 +49,10 @@ TEXTS = {
                            "vous recevrez un code par e-mail à chaque connexion)",
            "confirm": "Confirmez le mot de passe", "create": "Ouvrir mon espace",
            "mismatch": "Les deux mots de passe diffèrent.",
+           "bad_username": "Nom d'utilisateur : 2 à 64 caractères, lettres minuscules, chiffres, . _ -, "
+                           "en commençant par une lettre.",
+           "taken": "Ce nom d'utilisateur est déjà pris : choisissez-en un autre.",
+           "bad_password": "Mot de passe : au moins 12 caractères variés, sans votre nom d'utilisateur.",
            "have_account": "J'ai déjà un espace : m'y connecter pour y ajouter cette étude",
            "bad_invite": "Cette invitation est inconnue, expirée ou déjà utilisée. Demandez-en une nouvelle "
                          "à l'équipe de l'étude.", "switch": "English"},
@@ -65,6 +69,10 @@ TEXTS = {
                            "code by e-mail each time you sign in)",
            "confirm": "Confirm the password", "create": "Open my space",
            "mismatch": "The two passwords differ.",
+           "bad_username": "Username: 2 to 64 characters, lower-case letters, digits, . _ -, starting with "
+                           "a letter.",
+           "taken": "This username is taken: choose another one.",
+           "bad_password": "Password: at least 12 varied characters, without your username.",
            "have_account": "I already have a space: sign in to add this study to it",
            "bad_invite": "This invitation is unknown, expired or already used. Ask the study team for a "
                          "new one.", "switch": "Français"},
@@ -174,8 +182,16 @@ class SignIn(w.VBox):  # type: ignore[misc]
         if self.new_password.value != self.confirm.value:
             raise ValidationError(TEXTS[self.language]["mismatch"])
         name, secret = self.new_username.value.strip(), self.new_password.value
-        user = in_session(self.settings, lambda s: accept_invitation(
-            s, self.invite_token, username=name, password=secret or None).username)
+        t = TEXTS[self.language]
+        try:
+            user = in_session(self.settings, lambda s: accept_invitation(
+                s, self.invite_token, username=name, password=secret or None).username)
+        except ValidationError as exc:  # the participant reads their own language, not the domain's
+            raise ValidationError(t["bad_password"] if exc.where == "password" else t["bad_username"]) from None
+        except ConflictError:
+            raise ValidationError(t["taken"]) from None
+        except NotFoundError:
+            raise ValidationError(t["bad_invite"]) from None
         self._open(user)
 
     def _open(self, username: str) -> None:

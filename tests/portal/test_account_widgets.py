@@ -46,7 +46,14 @@ def test_open_account_then_sign_in_with_an_emailed_code(world) -> None:  # type:
     screen.new_password.value, screen.confirm.value = "un mot de passe", "autre chose"
     screen.create.click()
     assert "diffèrent" in screen.status.value and screen.portal is None
+    screen.new_password.value = screen.confirm.value = "court"
+    screen.create.click()
+    assert "au moins 12 caractères" in screen.status.value and screen.portal is None
+    screen.new_username.value = "Marie D"
     screen.new_password.value = screen.confirm.value = ""
+    screen.create.click()
+    assert "lettres minuscules" in screen.status.value and screen.portal is None
+    screen.new_username.value = "marie.d"
     screen.create.click()
     portal = screen.portal
     assert isinstance(portal, AccountPortal) and screen.children == (portal,)
