@@ -153,3 +153,28 @@ def test_weshare_import_command_prints_the_report(tmp_path: Path, ttp_settings: 
     assert main(["import", "--url", url, "runs"]) == 0
     assert capsys.readouterr().out.count("CHU-CLI") == 2
     assert main(["import", "--url", url, "fhir", str(tmp_path / "nope.json"), "--source", "X"]) == 2
+
+
+def test_a_portability_request_is_answered_with_a_fhir_bundle(store_url: str) -> None:
+    from workbench.participants.rights import copy_for_request, file_request
+
+    engine = make_engine(store_url)
+    with session_scope(engine) as s:
+        study = create_study(s, "RQ", "Rights study", actor="sm")
+        p = Participant(study_id=study.id, pseudonym="RQ-0001", inclusion_date=date(2024, 1, 1),
+                        baseline={"sex": "M", "birth_year": 1955})
+        s.add(p)
+        s.flush()
+        s.add(Response(participant_id=p.id, event_code="M3", instrument_id="gad-7", submission_key="k2",
+                       answers={"q1": 3}, submitted_at=datetime(2024, 4, 1, 8, 0).astimezone()))
+        portability = file_request(s, p, "portability")
+        copy = file_request(s, p, "copy")
+        s.flush()
+        bundle = json.loads(copy_for_request(s, portability.id, actor="dm"))
+        plain = json.loads(copy_for_request(s, copy.id, actor="dm"))
+    engine.dispose()
+    Bundle.model_validate(bundle)
+    qr = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert qr["item"] == [{"linkId": "q1", "answer": [{"valueInteger": 3}]}]
+    assert qr["extension"][0]["valueString"] == "M3" and bundle["entry"][0]["resource"]["birthDate"] == "1955"
+    assert plain["format"] == "weshare-participant-copy/1"

@@ -129,8 +129,14 @@ def portable_copy(session: Session, participant: Participant, *, actor: str) -> 
     return json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def copy_for_request(session: Session, request_id: int, *, actor: str) -> bytes:
-    """The portable copy answering a copy or portability request (the team sends it to the person)."""
+def copy_for_request(session: Session, request_id: int, *, actor: str, warehouse: Any = None,
+                     tp: Any = None) -> bytes:
+    """The copy answering a copy or portability request (the team sends it to the person).
+
+    A portability request (art. 20) gets a FHIR R4 Bundle, a structured machine-readable format
+    another service can import (``workbench.connectors.fhir_export``); with the warehouse and
+    the trusted party it also carries what the warehouse holds for the person.
+    """
     request = session.get(RightsRequest, request_id)
     if request is None:
         raise NotFoundError(f"no rights request {request_id}")
@@ -138,4 +144,9 @@ def copy_for_request(session: Session, request_id: int, *, actor: str) -> bytes:
         raise ConflictError(f"request {request_id} asks for {request.kind}, not a copy of the data")
     participant = session.get(Participant, request.participant_id)
     assert participant is not None
+    if request.kind == "portability":
+        # Imported here: fhir.resources is loaded only when a portability copy is made.
+        from workbench.connectors.fhir_export import participant_bundle_json
+
+        return participant_bundle_json(session, participant, actor=actor, warehouse=warehouse, tp=tp)
     return portable_copy(session, participant, actor=actor)
