@@ -42,16 +42,20 @@ __all__ = [
     "write_report",
 ]
 
-ACKNOWLEDGEMENT_EN = ("This work used the WeShare research infrastructure, funded by the French National "
-                      "Research Agency under France 2030 (ANR-21-ESRE-0017).")
-ACKNOWLEDGEMENT_FR = ("Ce travail a utilisé l'infrastructure de recherche WeShare, financée par l'Agence "
-                      "nationale de la recherche au titre de France 2030 (ANR-21-ESRE-0017).")
+ACKNOWLEDGEMENT_EN = ("This work used the WeShare research infrastructure, coordinated by Unicancer and funded "
+                      "by the French National Research Agency (ANR) under the France 2030 programme "
+                      "(ANR-21-ESRE-0017).")
+ACKNOWLEDGEMENT_FR = ("Ce travail a utilisé l'infrastructure de recherche WeShare, coordonnée par Unicancer et "
+                      "financée par l'Agence nationale de la recherche (ANR) au titre du programme France 2030 "
+                      "(ANR-21-ESRE-0017).")
 HAL_REMINDER_EN = ("Please deposit the resulting publication in the open archive HAL "
                    "(https://hal.science) and send its HAL identifier to the WeShare team.")
 HAL_REMINDER_FR = ("Merci de déposer la publication qui en résulte dans l'archive ouverte HAL "
                    "(https://hal.science) et d'en communiquer l'identifiant HAL à l'équipe WeShare.")
 RULES_TAG = "weshare-publication-rules"
 INJECTED_TAG = "injected-parameters"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+OFFLINE_SCRIPT = "data:text/javascript,"  # an empty script instead of a CDN link
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
@@ -147,11 +151,38 @@ def with_publication_rules(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
+def _figures_as_html(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy where each plotly figure is also HTML, drawn by plotly.js inlined once.
+
+    A figure shown in a kernel without a browser (nbclient) carries only plotly's JSON mimetype,
+    which nbconvert cannot render: without this the report would silently lose every figure.
+    """
+    import plotly.io as pio
+
+    out = copy.deepcopy(nb)
+    first = True
+    for cell in out.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PLOTLY_MIME in data and "text/html" not in data:
+                figure = dict(data.pop(PLOTLY_MIME))
+                figure.pop("config", None)
+                data["text/html"] = pio.to_html(figure, full_html=False, include_plotlyjs=first,
+                                                config={"displayModeBar": False, "responsive": True})
+                first = False
+    return out
+
+
 def to_html(nb: nbformat.NotebookNode, *, hide_code: bool = False) -> str:
-    """The notebook as one self-contained HTML page, publication rules included."""
+    """The notebook as one self-contained HTML page, publication rules included.
+
+    Nothing is fetched from the network (the bubble has none): plotly.js is inlined, and
+    nbconvert's require.js and MathJax links are left out, so LaTeX in markdown shows as typed.
+    """
     exporter = HTMLExporter(template_name="lab", exclude_input=hide_code, exclude_input_prompt=hide_code,
-                            exclude_output_prompt=hide_code)
-    body, _resources = exporter.from_notebook_node(with_publication_rules(nb))
+                            exclude_output_prompt=hide_code, require_js_url=OFFLINE_SCRIPT,
+                            mathjax_url=OFFLINE_SCRIPT)
+    body, _resources = exporter.from_notebook_node(with_publication_rules(_figures_as_html(nb)))
     return body
 
 
