@@ -14,6 +14,7 @@ import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import ipywidgets as w
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from workbench.qualitative.transcripts import Transcript, format_ms
 from workbench.settings import Settings
 from workbench.studies.service import get_study
 
-__all__ = ["AUDIO_SUFFIXES", "RecordingUpload", "recording_upload"]
+__all__ = ["AUDIO_SUFFIXES", "RecordingUpload", "recording_upload", "recording_upload_page"]
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".ogg", ".opus", ".flac", ".webm")
 MAX_BYTES = 200 * 1024 * 1024  # longer recordings: `weshare qda transcribe` on the server
@@ -183,3 +184,12 @@ class RecordingUpload(w.VBox):  # type: ignore[misc]
 
 def recording_upload(settings: Settings, viewer: str | None, study_code: str) -> RecordingUpload:
     return RecordingUpload(StaffDesk(settings, viewer), study_code)
+
+
+def recording_upload_page(settings: Settings, viewer: str | None, query_string: str | None) -> w.Widget:
+    """The dashboard page: ``transcription.ipynb?study=CODE``."""
+    study = (parse_qs(query_string or "").get("study") or [""])[0].strip()
+    if not study:
+        return w.HTML("<p role='alert'>Ajoutez <code>?study=CODE</code> à l'adresse / add "
+                      "<code>?study=CODE</code> to the address.</p>")
+    return recording_upload(settings, viewer, study)

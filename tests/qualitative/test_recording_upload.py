@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import wave
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from widgets._store import in_session
-from widgets.recording_upload import RecordingUpload
+from widgets.recording_upload import RecordingUpload, recording_upload_page
 from widgets.study_setup import StaffDesk
 from workbench.accounts import add_user
 from workbench.qualitative import store
@@ -111,3 +112,14 @@ def test_manager_transcribes_reviews_and_stores(staff: Settings, recording: byte
     assert doc.name == "interview" and doc.participant == "P-7KX2M9QA" and doc.created_by == "qual.manager"
     assert [t.speaker for t in version.turns] == ["Interviewer", "P-7KX2M9QA"]
     assert "Martin" not in version.text and "neighbour" not in version.text
+
+
+def test_dashboard_page_takes_the_study_from_the_address(staff: Settings) -> None:
+    assert "?study=CODE" in recording_upload_page(staff, "qual.manager", "").value
+    page = recording_upload_page(staff, "qual.manager", "study=QUAL&x=1")
+    assert isinstance(page, RecordingUpload) and page.study_code == "QUAL"
+    nb = json.loads((Path(__file__).parents[2] / "notebooks" / "dashboards" / "transcription.ipynb")
+                    .read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert len(code) <= 3 and all(not c["outputs"] for c in code)
+    assert "recording_upload_page" in "".join(code[-1]["source"])
