@@ -36,7 +36,10 @@ from workbench.studies.service import get_study
 __all__ = ["AUDIO_SUFFIXES", "RecordingUpload", "recording_upload", "recording_upload_page"]
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".ogg", ".opus", ".flac", ".webm")
-MAX_BYTES = 200 * 1024 * 1024  # longer recordings: `weshare qda transcribe` on the server
+# The whole file travels in one widget message, and Jupyter's websocket refuses messages over
+# 10 MiB (tornado's default): about 20 minutes of 64 kbit/s Opus or M4A. Longer recordings go
+# through `weshare qda transcribe` on the server.
+MAX_BYTES = 9 * 1024 * 1024
 PREVIEW_TURNS = 40
 
 
@@ -55,9 +58,10 @@ def _uploaded(value: Any) -> tuple[str, bytes]:
                               f"({', '.join(AUDIO_SUFFIXES)})", where=name)
     content = bytes(files[0]["content"])
     if len(content) > MAX_BYTES:
-        raise ValidationError("fichier trop volumineux (200 Mo au plus) ; utilisez `weshare qda "
-                              "transcribe` / file too large (200 MB at most); use `weshare qda "
-                              "transcribe`", where=name)
+        raise ValidationError("fichier trop volumineux pour le navigateur (9 Mo au plus) : "
+                              "compressez-le (Opus, M4A) ou utilisez `weshare qda transcribe` / file "
+                              "too large for the browser (9 MB at most): compress it (Opus, M4A) or "
+                              "use `weshare qda transcribe`", where=name)
     return name, content
 
 

@@ -74,6 +74,9 @@ def test_refusals_are_shown_and_nothing_is_transcribed(staff: Settings) -> None:
     _choose(widget, "notes.docx", b"PK")
     widget.transcribe_button.click()
     assert "an audio file is expected" in widget.status.value
+    _choose(widget, "long.wav", b"\0" * (9 * 1024 * 1024 + 1))
+    widget.transcribe_button.click()
+    assert "weshare qda transcribe" in widget.status.value
     _choose(widget, "interview.wav", b"RIFF....")
     widget.transcribe_button.click()  # a researcher may not add study documents
     assert 'role="alert"' in widget.status.value and widget._raw is None
