@@ -149,6 +149,7 @@ _CSS = """
 .wb-key td { border: 1px solid #555; padding: 0.3rem 0.6rem; text-align: center; font-size: 1.5rem; }
 .wb-glyph { font-size: 4rem; text-align: center; min-height: 5rem; }
 .wb-pad { display: grid; grid-template-columns: repeat(3, 1fr); max-width: 18rem; margin: auto; }
+.wb-pad[hidden] { display: none; }
 .wb-clock { font-weight: 600; margin: 0.5rem 0; }
 .wb-vf input { min-height: 48px; font-size: 1.2rem; width: 100%; box-sizing: border-box; }
 """
