@@ -260,3 +260,30 @@ def test_cli_transcribes_stores_and_writes_the_review_list(
     with session_scope(engine) as s:
         assert s.execute(select(QualDocument.name)).scalar_one() == "interview"
     engine.dispose()
+
+
+def test_turns_follow_speakers_and_pauses() -> None:
+    from workbench.qualitative.speech import _turns, _Word
+
+    words = [_Word(" Hello", 0.0, 0.4, "A"), _Word(" there.", 0.5, 0.9, "A"),
+             _Word(" Yes", 3.0, 3.2, "A"), _Word(" no", 3.3, 3.5, "B")]
+    # one channel: a 2.1 s pause opens a new turn even for the same label
+    assert _turns(words, 1.5, True) == [("A", "Hello there.", 0, 900), ("A", "Yes", 3000, 3200),
+                                        ("B", "no", 3300, 3500)]
+    # per channel: the speaker decides, pauses do not
+    assert _turns(words, 1.5, False) == [("A", "Hello there. Yes", 0, 3200), ("B", "no", 3300, 3500)]
+
+
+def test_louder_channel_compares_energy_over_the_word() -> None:
+    from workbench.qualitative.speech import SAMPLE_RATE, _energy, _louder_channel
+
+    t = np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * 220 * t).astype(np.float32)
+    left = np.where(t < 1, tone, 0.1 * tone).astype(np.float32)   # left speaks first...
+    right = np.where(t < 1, 0.1 * tone, tone).astype(np.float32)  # ...then right, with crosstalk
+    envelopes = _energy(left), _energy(right)
+    assert _louder_channel(*envelopes, 0.2, 0.6) == 0
+    assert _louder_channel(*envelopes, 1.3, 1.9) == 1
+    assert _louder_channel(*envelopes, 1.99, 5.0) == 1  # a word timed past the end is clamped
+    silent = _energy(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    assert _louder_channel(silent, silent, 0.1, 0.2) is None  # undecided: keep the previous speaker
