@@ -118,9 +118,10 @@ def time_to_deterioration(
     check_columns(scores, [subject, day, score, *keep], what="score table")
     days = check_finite(scores, day)
     early = days < -rule.baseline_window_days
+    window = f"day −{rule.baseline_window_days:g} to 0" if rule.baseline_window_days else "day 0"
     if early.any():
         raise ValidationError(
-            f"assessment before the baseline window (day −{rule.baseline_window_days:g} to 0);"
+            f"assessment before the baseline window ({window});"
             " fix the date or widen baseline_window_days",
             where=row_label(scores, early, day),
         )
@@ -140,7 +141,7 @@ def time_to_deterioration(
     died = _death_days(deaths, subject, death_day)
     if not ((frame["d"] <= 0) & frame["y"].notna()).any():
         raise ValidationError(
-            f"no subject has a baseline score (a score from day −{rule.baseline_window_days:g} to 0);"
+            f"no subject has a baseline score (a score at {window});"
             " check that days are counted from the time origin, or widen baseline_window_days",
             where=f"column {day}",
         )
@@ -180,6 +181,9 @@ def _death_days(deaths: pd.DataFrame | None, subject: str, column: str) -> dict[
         return {}
     check_columns(deaths, [subject, column], what="death table")
     days = check_finite(deaths, column)
+    if (days < 0).any():
+        raise ValidationError("death dated before the time origin (negative day); check the dates",
+                              where=row_label(deaths, days < 0, column))
     if deaths[subject].duplicated().any():
         raise ValidationError("a subject appears twice in the death table", where="deaths")
     return dict(zip(deaths[subject].to_numpy(), days, strict=True))

@@ -115,13 +115,20 @@ def fit_mixed_model(
                 where=row_label(data, values.isna().to_numpy(), slope),
             )
     design = _check_fixed_design(data, formula)
+    early_notes = []
+    if slope is not None and (pd.to_numeric(data[slope]) < 0).any():
+        early_notes.append(
+            f"{slope} has negative values ({row_label(data, (pd.to_numeric(data[slope]) < 0).to_numpy(), slope)}):"
+            " the intercept and the group difference are then estimates at time 0, not at the first"
+            " assessment; count time from baseline (or randomisation) if that is what you mean"
+        )
     if slope is not None and data.groupby(subject)[slope].nunique().max() < 2:
         raise ValidationError(
             "no subject has scores at two different times, so a change over time cannot be"
             " modelled; check the time column or drop the random slope",
             where=f"column {slope}",
         )
-    notes: list[str] = []
+    notes: list[str] = list(early_notes)
     plans = [slope, None] if slope is not None and fallback else [slope]
     optimisers = OPTIMISERS if engine == "statsmodels" else FAST_OPTIMISERS
     optimisers = optimisers if fallback else optimisers[:1]
@@ -162,6 +169,10 @@ def fit_mixed_model(
 
 def _check_fixed_design(data: pd.DataFrame, formula: str) -> Any:
     """Name the term that duplicates others before statsmodels fails with a bare LinAlgError."""
+    outcome = formula.split("~", 1)[0].strip()
+    if outcome in data.columns and pd.to_numeric(data[outcome], errors="coerce").notna().sum() == 0:
+        raise ValidationError("the outcome has no numeric value in any row; check the column"
+                              " (scores not extracted, or stored as text)", where=f"column {outcome}")
     try:
         model = smf.ols(formula, data, missing="drop")
     except Exception as exc:

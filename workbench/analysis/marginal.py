@@ -19,7 +19,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from workbench.analysis._checks import check_columns, check_groups
-from workbench.analysis.longitudinal import MixedModelFit, tidy_name
+from workbench.analysis.longitudinal import MixedModelFit, _check_fixed_design, tidy_name
 from workbench.errors import ValidationError
 
 __all__ = ["GeeFit", "adjusted_means", "fit_gee"]
@@ -124,6 +124,7 @@ def fit_gee(
         codes, _ = pd.factorize(data[visit], sort=True)
         frame = data.assign(_visit=codes)
         kwargs["time"] = frame["_visit"].to_numpy()
+    _check_fixed_design(frame, formula)  # a one-level factor or a duplicated term, in plain words
     cov_struct = (sm.cov_struct.Autoregressive(grid=True) if correlation == "ar1"
                   else structures[correlation]())
     with warnings.catch_warnings(record=True) as caught:

@@ -191,6 +191,13 @@ def responders(
             f"no baseline scores (time {baseline!r}); set ``baseline`` to the baseline time point",
             where=f"column {time}",
         )
+    times = pd.to_numeric(data[time], errors="coerce")
+    if isinstance(baseline, int | float) and times.notna().all() and (times < baseline).any():
+        raise ValidationError(
+            f"assessment before the baseline time point ({baseline!r}); count time from baseline,"
+            " drop pre-baseline (screening) rows, or set ``baseline`` to the first time point",
+            where=row_label(data, (times < baseline).to_numpy(), time),
+        )
     follow = frame[frame[time] != baseline].copy()
     follow["_change"] = (follow["_y"] - follow[subject].map(base)) * (1 if worse == "decrease" else -1)
     follow = follow.dropna(subset=["_change"])
