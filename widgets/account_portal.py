@@ -51,7 +51,8 @@ TEXTS = {
            "study": "Étude", "download": "Télécharger une copie de mes données (fichier JSON)",
            "copy_ready": "Votre copie est prête :", "copy_link": "enregistrer le fichier",
            "sign_out": "Me déconnecter", "signed_out": "Vous êtes déconnecté(e).", "withdrawn": "retiré(e)",
-           "interviews": "Mes entretiens", "join": "Rejoindre la visio", "paris": "heure de Paris"},
+           "interviews": "Mes entretiens", "join": "Rejoindre la visio", "paris": "heure de Paris",
+           "sign": "Lire et signer mon consentement"},
     "en": {"studies": "My studies", "due": "To fill in", "fill": "Fill in my questionnaires",
            "nothing_due": "Nothing to fill in for now.", "until": "before", "late": "overdue",
            "news": "New studies for you", "no_news": "No study matches your choices for now.",
@@ -62,7 +63,8 @@ TEXTS = {
            "study": "Study", "download": "Download a copy of my data (JSON file)",
            "copy_ready": "Your copy is ready:", "copy_link": "save the file",
            "sign_out": "Sign out", "signed_out": "You are signed out.", "withdrawn": "withdrawn",
-           "interviews": "My interviews", "join": "Join the video call", "paris": "Paris time"},
+           "interviews": "My interviews", "join": "Join the video call", "paris": "Paris time",
+           "sign": "Read and sign my consent"},
 }
 BUTTON = {"layout": w.Layout(min_height="44px", width="100%")}
 FULL = w.Layout(width="100%")
@@ -79,11 +81,14 @@ def render_account_page(page: PortalPage, vault: Path) -> str:
         link = (f'<p><a href="{escape(s.form_link)}" style="display:inline-block;padding:12px 16px;'
                 f'background:#1f5fa8;color:#fff;border-radius:6px">{escape(t["fill"])}</a></p>'
                 if s.form_link else "")
+        if s.consent_link:
+            link += (f'<p><a href="{escape(s.consent_link)}" style="display:inline-block;padding:12px 16px;'
+                     f'background:#1a5e1a;color:#fff;border-radius:6px">{escape(t["sign"])}</a></p>')
         state = f" — {t['withdrawn']}" if s.status != "active" else ""
         studies.append(f"<section><h3>{escape(s.title)} <small>({escape(s.code)}){escape(state)}</small></h3>"
                        f"<p><small>{escape(s.pseudonym)}</small></p>"
-                       + (f"<h4>{escape(t['due'])}</h4><ul>{due}</ul>{link}" if s.due
-                          else f"<p>{escape(t['nothing_due'])}</p>") + "</section>")
+                       + (f"<h4>{escape(t['due'])}</h4><ul>{due}</ul>" if s.due
+                          else f"<p>{escape(t['nothing_due'])}</p>") + f"{link}</section>")
     consents = "".join(
         f"<li>{escape(title)} ({escape(study)}, {b['version']} {escape(version)}, {escape(when)}) — "
         f'<a download="consent-{escape(study)}-{escape(version)}.pdf" href="data:application/pdf;base64,'

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from widgets.account_portal import AccountPortal
 from widgets.participant_account import SignIn, participant_account
 from workbench.accounts import get_user
+from workbench.consent.service import publish_document
 from workbench.participants.models import Participant
 from workbench.participants.rights import queue
+from workbench.participants.service import participant_by_token
 from workbench.portal import book_appointment, publish_recruitment, publish_result
 from workbench.portal.accounts import invite
 from workbench.storage.base import utcnow
@@ -109,6 +111,16 @@ def test_portal_sections_write_through_the_domain(world) -> None:  # type: ignor
                          video_base_url="https://visio.example.org", actor="sm")
     portal.refresh()
     assert "Mes entretiens" in portal.page.value and "https://visio.example.org/weshare-" in portal.page.value
+    # a consent document to sign: the portal links to the consent form with the personal link
+    assert "signer mon consentement" not in portal.page.value
+    with world.session() as s:
+        publish_document(s, "ACC-1", language="fr", version="1.0", title="Consentement", body="Texte",
+                         actor="sm")
+    portal.refresh()
+    sign = re.search(r'href="([^"]+consent\.ipynb\?access=([^"]+))"', portal.page.value)
+    assert sign and "Lire et signer mon consentement" in portal.page.value
+    with world.session() as s:
+        assert participant_by_token(s, sign.group(2)).pseudonym == world.pseudonym
     # contact preferences come from the trusted party
     prefs = portal.preferences
     assert prefs.children[1].value is True  # e-mail channel on, as registered

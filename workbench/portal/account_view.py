@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
 from workbench.consent.models import ConsentDocument, ConsentRecord
+from workbench.consent.service import current_document
+from workbench.errors import NotFoundError
 from workbench.participants.models import Participant
 from workbench.participants.rights import RightsRequest
 from workbench.participants.service import (
+    FORMS_HOME,
     due_items,
     issue_access_token,
     link_token,
@@ -29,7 +32,9 @@ from workbench.portal.models import Interests
 from workbench.portal.service import NewsItem, news_for, results_for
 from workbench.studies.models import Study
 
-__all__ = ["DueLine", "PortalPage", "StudyLine", "portal_page"]
+__all__ = ["CONSENT_FORM", "DueLine", "PortalPage", "StudyLine", "portal_page"]
+
+CONSENT_FORM = "/services/forms/voila/render/consent.ipynb"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class StudyLine:
     status: str
     due: list[DueLine]
     form_link: str  # "" when no key or public address was given
+    consent_link: str = ""  # set when a consent (or a new version) waits for the signature
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,17 @@ def _form_link(session: Session, participant: Participant, key: bytes, public_ur
     return participant_link(public_url, token)
 
 
+def _consent_waiting(session: Session, participant: Participant) -> bool:
+    if participant.reconsent_required:
+        return True
+    try:
+        current_document(session, participant)
+    except NotFoundError:
+        return False  # the study does not use e-consent
+    return session.execute(select(ConsentRecord.id).where(
+        ConsentRecord.participant_id == participant.id).limit(1)).first() is None
+
+
 def portal_page(session: Session, participants: list[Participant], *, user: User | None = None,
                 key: bytes | None = None, public_url: str = "", today: date | None = None) -> PortalPage:
     """The page for these participations; news and interests only for an account (``user``)."""
@@ -84,10 +101,13 @@ def portal_page(session: Session, participants: list[Participant], *, user: User
     for p in participants:
         due = [DueLine(d.event_label, d.instrument_id, f"{d.window_end:%Y-%m-%d}", d.overdue)
                for d in due_items(session, p, today)]
-        link = (_form_link(session, p, key, public_url, user.username if user else p.pseudonym)
-                if due and key is not None and public_url else "")
+        actor = user.username if user else p.pseudonym
+        link = _form_link(session, p, key, public_url, actor) if due and key is not None and public_url else ""
+        consent = ""
+        if key is not None and public_url and p.status == "active" and _consent_waiting(session, p):
+            consent = _form_link(session, p, key, public_url, actor).replace(FORMS_HOME, CONSENT_FORM)
         study = codes[p.study_id]
-        studies.append(StudyLine(study.code, study.title, p.pseudonym, p.id, p.status, due, link))
+        studies.append(StudyLine(study.code, study.title, p.pseudonym, p.id, p.status, due, link, consent))
     consents = [(codes[p_study].code, d.title, d.version, r.signed_at.strftime("%Y-%m-%d %H:%M"), r.vault_path)
                 for r, d, p_study in session.execute(
                     select(ConsentRecord, ConsentDocument, Participant.study_id)
