@@ -198,6 +198,14 @@ def test_a_consent_denying_research_records_opposition_and_imports_nothing_of_th
         "effectiveDateTime": "2024-01-01", "valueQuantity": {"value": 70}}}]}
     late = import_fhir(warehouse, tp, [_write(tmp_path, later, "late.json")], source="CHU-C", actor="dm")
     assert late.rejected and sum(late.inserted.values()) == 0
+    # A patient imported earlier whose new Consent denies research use is withheld from then on.
+    other = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "consent2")
+    deny = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {**other, "id": "consent2b", "provision": {"type": "deny"}}},
+        {"resource": {**later["entry"][0]["resource"], "id": "late2", "subject": {"reference": "Patient/p2"}}}]}
+    third = import_fhir(warehouse, tp, [_write(tmp_path, deny, "deny.json")], source="CHU-C", actor="dm")
+    assert third.withheld_opposed == 1 and sum(third.inserted.values()) == 0
+    assert "opposed to research reuse" in third.rejected[0].reason
 
 
 def test_a_patient_known_from_a_study_gets_the_same_warehouse_person(

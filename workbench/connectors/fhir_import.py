@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+import sqlalchemy as sa
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy.engine import Engine
 
 from workbench.connectors.fhir_map import Unmapped, denies_research, map_resource, patient_record
 from workbench.connectors.pipeline import PatientRecord, Progress, Row, commit
 from workbench.connectors.report import RunReport
-from workbench.connectors.state import ensure_state
+from workbench.connectors.state import ensure_state, known_records
 from workbench.connectors.vocab import ConceptMap, ensure_connector_vocabulary
 from workbench.errors import NotFoundError, ValidationError
 from workbench.trusted_party import TrustedParty
+from workbench.warehouse.schema import metadata
 
 __all__ = ["SUPPORTED", "import_fhir", "read_resources", "validate_resource"]
 
@@ -126,6 +128,7 @@ def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, sour
     tick("validate", len(raw), len(raw))
     patients: dict[str, PatientRecord] = {}
     rows: list[Row] = []
+    later: list[str] = []  # patients of earlier runs whose Consent now denies research use
     with engine.connect() as conn:
         cmap = ConceptMap(conn)
         for where, key, resource in entries:
@@ -147,6 +150,23 @@ def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, sour
                 target = patients.get(mapped[0].patient)
                 if target is not None and target.source is not None:
                     patients[target.key] = replace(target, source=replace(target.source, opposed=True))
+                else:
+                    later.append(mapped[0].patient)
                 continue
             rows.extend(mapped)
+    if later:
+        _oppose_earlier(engine, tp, source, later, actor)
     return commit(engine, tp, report, patients, rows, actor=actor, progress=progress, started=start)
+
+
+def _oppose_earlier(engine: Engine, tp: TrustedParty, source: str, keys: list[str], actor: str) -> None:
+    """Record at the trusted party the opposition of patients imported by an earlier run."""
+    person = metadata.tables["person"]
+    with engine.connect() as conn:
+        state = known_records(conn, source, keys)
+        ids = sorted({int(r.target_id) for r in state.values() if r.table_name == "person"})
+        codes = conn.execute(sa.select(person.c.person_source_value)
+                             .where(person.c.person_id.in_(ids))).scalars().all() if ids else []
+    for code in codes:
+        tp.set_opposition(code, "warehouse", opposed=True, actor=actor,
+                          reason=f"FHIR Consent from {source} denies research use")

@@ -186,6 +186,7 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                 if flag:
                     withheld.add(k)
                     codes[k] = (None, OPPOSED)
+                    report.withheld_opposed += 1
                 else:
                     person_of[k] = earlier[k]
         else:
