@@ -177,3 +177,44 @@ def test_codes_bad_input() -> None:
         code_score_table(cases, pd.concat([scores, scores]), codes=["fatigue"], score="QL2")
     with pytest.raises(ValidationError, match="exactly one row"):
         code_score_table(pd.concat([cases, cases]), scores, codes=["fatigue"], score="QL2")
+
+
+@pytest.mark.slow
+def test_a_deposited_demo_study_reads_the_same_way(tmp_path: Path) -> None:
+    """`weshare demo` + `weshare deposit`: the schedule's own time points, scores, no arm."""
+    from workbench.demo import seed_demo
+    from workbench.deposit import deposit_study
+    from workbench.settings import Settings
+    from workbench.storage.engine import make_engine, session_scope
+    from workbench.storage.migrate import upgrade
+    from workbench.studies.service import set_status
+    from workbench.trusted_party import init_store, open_trusted_party
+    from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+
+    cfg = Settings(home=tmp_path)
+    store = make_engine(cfg.database_url)
+    upgrade(store)
+    init_store(cfg, actor="test")
+    tp = open_trusted_party(cfg)
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    warehouse = connect(url)
+    create_schema(warehouse)
+    load_mini_vocabulary(warehouse)
+    try:
+        with session_scope(store) as s:
+            seed_demo(s, tp, participants=40, seed=3)
+            set_status(s, "DEMO-QOL", "closed", actor="test")
+        with session_scope(store) as s:
+            report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+        data = from_warehouse(open_warehouse(url))
+    finally:
+        tp.close()
+        warehouse.dispose()
+        store.dispose()
+    assert data.baseline_event == "BL" and data.events[:2] == ("BL", "W06")
+    assert "arm" not in data.people.columns  # the deposit plan holds no arm
+    assert data.people["participant"].nunique() <= report.participants
+    assert {"QL2", "PF2", "SUMMARY"} <= set(data.scales)
+    w06 = data.scores[data.scores["event"] == "W06"]["day"]
+    assert 35 <= w06.median() <= 49  # week 6 (day 42 ± 7)
+    assert ((data.scores["QL2"] >= 0) & (data.scores["QL2"] <= 100)).all()
