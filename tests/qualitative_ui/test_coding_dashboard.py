@@ -128,3 +128,16 @@ def test_dashboard_notebook_is_thin_and_takes_the_viewer_from_the_hub() -> None:
     assert 1 <= len(code) <= 3 and all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     source = "".join("".join(c["source"]) for c in code)
     assert "coding_dashboard(" in source and 'globals().get("WESHARE_VIEWER")' in source
+
+
+def test_no_class_shadows_a_widget_method() -> None:
+    """Overriding e.g. ``Widget.open`` (which opens the comm) breaks the page, not these tests."""
+    import anywidget
+
+    from widgets.coding import CodingWidget
+
+    for cls, base in [(CodingWidget, anywidget.AnyWidget), (CodingDashboard, w.VBox),
+                      (AgreementPanel, w.VBox), (AnalysisPanel, w.VBox)]:
+        own = {name for name, value in vars(cls).items() if not name.startswith("_") and callable(value)}
+        own |= set(cls.class_own_traits())
+        assert not {name for name in own if hasattr(base, name)}, cls.__name__

@@ -145,10 +145,10 @@ def test_jump_cycles_through_a_codes_segments_in_text_order(world: World) -> Non
     seen = []
     for _ in range(4):
         coder.handle({"type": "jump", "code": "fatigue", "step": 1})
-        seen.append(coder.focus["start"])
-    assert seen == [*starts, starts[0]] and coder.focus["of"] == 3
+        seen.append(coder.focus_span["start"])
+    assert seen == [*starts, starts[0]] and coder.focus_span["of"] == 3
     coder.jump("fatigue", -1)
-    assert coder.focus["start"] == starts[-1]
+    assert coder.focus_span["start"] == starts[-1]
     coder.handle({"type": "jump", "code": "sexuality"})
     assert "no segment" in coder.status.value
 

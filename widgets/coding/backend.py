@@ -31,6 +31,7 @@ class StoreBackend:
     def __init__(self, settings: Settings, viewer: str) -> None:
         self.viewer = viewer
         self._engine = open_operational(settings)
+        self._books: dict[int, Codebook] = {}  # the codebook each opened transcript is coded with
 
     def run(self, work: Callable[[Session], T]) -> T:
         with session_scope(self._engine) as session:
@@ -47,7 +48,9 @@ class StoreBackend:
         return self.run(lambda s: workspace.study_documents(s, study_code, viewer=self.viewer))
 
     def open(self, version_id: int) -> tuple[str, Transcript, Codebook]:
-        return self.run(lambda s: workspace.open_document(s, version_id, viewer=self.viewer))
+        study, transcript, book = self.run(lambda s: workspace.open_document(s, version_id, viewer=self.viewer))
+        self._books[version_id] = book
+        return study, transcript, book
 
     # -- the widget's backend protocol ------------------------------------------------------------
     def codings(self, version_id: int, *, blind: bool) -> list[dict[str, Any]]:
@@ -57,7 +60,8 @@ class StoreBackend:
               as_consensus: bool) -> list[int]:
         def work(s: Session) -> list[int]:
             rows = workspace.apply_codes(s, version_id, viewer=self.viewer, codes=codes, start=start,
-                                         end=end, as_consensus=as_consensus)
+                                         end=end, as_consensus=as_consensus,
+                                         codebook=self._books.get(version_id))
             return [r.id for r in rows]
 
         return self.run(work)

@@ -391,7 +391,7 @@ function render({ model, el }) {
     } else if (ev.key === "u") {
       send({ type: "undo" });
     } else if (ev.key === "n" || ev.key === "p") {
-      const target = model.get("armed")[0] || model.get("filter_codes")[0] || (model.get("focus") || {}).code;
+      const target = model.get("armed")[0] || model.get("filter_codes")[0] || (model.get("focus_span") || {}).code;
       if (target) send({ type: "jump", code: target, step: ev.key === "n" ? 1 : -1 });
     }
   });
@@ -434,8 +434,8 @@ function render({ model, el }) {
     }
     prevActive = cur;
   });
-  model.on("change:focus", () => {
-    const f = model.get("focus");
+  model.on("change:focus_span", () => {
+    const f = model.get("focus_span");
     if (!f || f.start === undefined) return;
     root.classList.remove("wsc-busy");
     const row = turnEls[turnOf(f.start)];

@@ -39,8 +39,8 @@ class CodingDashboard(w.VBox):  # type: ignore[misc]
         self._access: dict[str, str] = {}
         self._starting = True  # pickers are being filled: open once, at the end
         self.study.observe(guarded(self.status)(lambda _c: self._load_documents()), "value")
-        self.open_button.on_click(guarded(self.status)(lambda _b: self.open()))
-        self.layer.observe(guarded(self.status)(lambda _c: None if self._starting else self.open()), "value")
+        self.open_button.on_click(guarded(self.status)(lambda _b: self.open_document()))
+        self.layer.observe(guarded(self.status)(lambda _c: None if self._starting else self.open_document()), "value")
         super().__init__([
             w.HTML(f"<h1>Codage des entretiens <span lang='en'>/ Interview coding</span></h1>"
                    f"<p>{escape(backend.viewer)}</p>"),
@@ -58,7 +58,7 @@ class CodingDashboard(w.VBox):  # type: ignore[misc]
         if document is not None:
             self.document.value = document
         self._starting = False
-        self.open()
+        self.open_document()
 
     def _load_documents(self) -> None:
         rows = self.backend.documents(self.study.value)
@@ -69,7 +69,7 @@ class CodingDashboard(w.VBox):  # type: ignore[misc]
         mine = ("Mes codages / My codings", "self")
         self.layer.options = [("Consensus", "consensus"), mine] if lead else [mine]
 
-    def open(self) -> None:
+    def open_document(self) -> None:
         """Build the coding widget for the chosen transcript (and the panels for its study)."""
         if self.document.value is None:
             self.area.children = [w.HTML("<p>Aucun entretien dans cette étude. / No transcript in this study.</p>")]

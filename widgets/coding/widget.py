@@ -80,7 +80,7 @@ class CodingWidget(anywidget.AnyWidget):  # type: ignore[misc]
     selection = traitlets.Dict({}).tag(sync=True)  # {start, end} in code points, end exclusive
     armed = traitlets.List(traitlets.Unicode(), []).tag(sync=True)  # codes the next apply uses
     active = traitlets.Int(-1).tag(sync=True)  # coding whose inline memo editor is open
-    focus = traitlets.Dict({}).tag(sync=True)  # {start, end, seq}: scroll there
+    focus_span = traitlets.Dict({}).tag(sync=True)  # {start, end, seq}: scroll there
     can_undo = traitlets.Bool(False).tag(sync=True)
     revision = traitlets.Int(0).tag(sync=True)  # bumped by every reload from the store
     labels = traitlets.Dict(LABELS).tag(sync=True)
@@ -191,14 +191,14 @@ class CodingWidget(anywidget.AnyWidget):  # type: ignore[misc]
         spans = sorted({(c["start"], c["end"]) for c in self.visible_codings() if c["code"] == code})
         if not spans:
             raise ValidationError("aucun segment pour ce code / no segment for this code", where="jump")
-        here = int(self.focus.get("start", -1)) if self.focus.get("code") == code else None
+        here = int(self.focus_span.get("start", -1)) if self.focus_span.get("code") == code else None
         if here is None:
             index = 0 if step > 0 else len(spans) - 1
         else:
             after = [i for i, (s, _e) in enumerate(spans) if (s > here if step > 0 else s < here)]
             index = (after[0] if step > 0 else after[-1]) if after else (0 if step > 0 else len(spans) - 1)
         start, end = spans[index]
-        self.focus = {"code": code, "start": start, "end": end, "seq": int(self.focus.get("seq", 0)) + 1,
+        self.focus_span = {"code": code, "start": start, "end": end, "seq": int(self.focus_span.get("seq", 0)) + 1,
                       "index": index + 1, "of": len(spans)}
         return {"start": start, "end": end}
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from workbench import audit
 from workbench.accounts.models import Role, User
@@ -144,17 +144,24 @@ def _acting_as(session: Session, version_id: int, viewer: str, as_consensus: boo
 
 
 def apply_codes(session: Session, version_id: int, *, viewer: str, codes: Sequence[str], start: int,
-                end: int, as_consensus: bool = False, memo: str = "") -> list[QualCoding]:
-    """Apply each of ``codes`` to [start, end) (code points, end exclusive) in one transaction."""
+                end: int, as_consensus: bool = False, memo: str = "",
+                codebook: Codebook | None = None) -> list[QualCoding]:
+    """Apply each of ``codes`` to [start, end) (code points, end exclusive) in one transaction.
+
+    ``codebook`` is the version the coder has open (default: the study's current one); codes are
+    checked against it, so a coding round stays on one codebook version.
+    """
     if not codes:
         raise ValidationError("choisissez au moins un code / choose at least one code", where="codes")
     if len(set(codes)) != len(codes):
         raise ValidationError("a code is listed twice", where="codes")
     study_code, coder = _acting_as(session, version_id, viewer, as_consensus)
-    book = store.current_codebook(session, study_code)
+    book = codebook or store.current_codebook(session, study_code)
     for code in codes:
         if not book.code(code).codable:
             raise ValidationError(f"{code!r} groups other codes and cannot be applied", where="codes")
+    # The turns (a JSON document as long as the text) are not needed to code: leave them unread.
+    session.get(QualVersion, version_id, options=[defer(QualVersion.turns)])
     rows = [store.add_coding(session, version_id, coder=coder, code_id=c, start=start, end=end,
                              codebook=book, memo=memo) for c in codes]
     audit.record(session, actor=viewer, action="qual.coding.add", object_type="transcript",
@@ -212,9 +219,15 @@ def coding_rows(session: Session, version_id: int, *, viewer: str, blind: bool) 
     user = require_access(session, viewer, study_code)
     if coding_role(user, study_code) == "coder" and not blind:
         blind = True  # coders code independently; only the lead sees every layer
-    rows = store.codings(session, version_id, viewer=viewer, blind=blind)
-    return [{"id": r.id, "code": r.code_id, "coder": r.coder, "start": r.start, "end": r.end, "memo": r.memo}
-            for r in rows]
+    # Plain columns, not ORM objects: this runs after every action, on up to thousands of rows.
+    query = (select(QualCoding.id, QualCoding.code_id, QualCoding.coder, QualCoding.start, QualCoding.end,
+                    QualCoding.memo)
+             .where(QualCoding.version_id == version_id, QualCoding.deleted_at.is_(None))
+             .order_by(QualCoding.start, QualCoding.id))
+    if blind:
+        query = query.where(QualCoding.coder == viewer)
+    return [{"id": i, "code": code, "coder": coder, "start": a, "end": b, "memo": memo}
+            for i, code, coder, a, b, memo in session.execute(query).all()]
 
 
 def study_round(session: Session, study_code: str, *, viewer: str) -> CodingRound:
