@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from widgets.guarded import guarded, show_message
 from widgets.study_setup import StaffDesk
 from workbench.accounts.models import User
+from workbench.errors import PermissionDenied
 from workbench.keys import load_or_create_key
 from workbench.randomisation.concealment import AllocationView
 from workbench.randomisation.inclusion import (
@@ -69,12 +70,13 @@ class RandomisationDesk(w.VBox):  # type: ignore[misc]
                                        button_style="danger", layout=w.Layout(min_height="40px"))
         self.unblind_button.on_click(guarded(self.status)(lambda _b: self.unblind()))
         self.unblinded = w.HTML()
+        self.include_panel = w.VBox([self.participant, self.factor_box, self.eligible, self.randomise_button,
+                                     self.result])
         self.unblind_panel = w.VBox([w.HTML("<h3>Levée d'aveugle en urgence / Emergency unblinding</h3>"),
                                      self.unblind_participant, self.reason, self.unblind_button, self.unblinded])
         super().__init__([w.HTML(f"<h2>Inclusion et randomisation / Inclusion and randomisation — "
                                  f"{escape(study_code)}</h2>"), self.status,
-                          self.participant, self.factor_box, self.eligible, self.randomise_button, self.result,
-                          self.table, self.unblind_panel])
+                          self.include_panel, self.table, self.unblind_panel])
         guarded(self.status)(self.refresh)()
 
     def _state(self, session: Session, user: User) -> tuple[DeskState, set[str]]:
@@ -92,6 +94,11 @@ class RandomisationDesk(w.VBox):  # type: ignore[misc]
         self.table.value = allocations_html(state.allocations)
         self.unblind_participant.options = [(CHOOSE, CHOOSE)] + [(v.participant, v.participant) for v in state.allocations]
         self.unblind_panel.layout.display = "flex" if state.can_unblind else "none"
+        try:  # read-only viewers (data stewards, committees) do not get the inclusion form
+            self.desk.run(self.study_code, "clinical", lambda _s, _u: None)
+            self.include_panel.layout.display = "flex"
+        except PermissionDenied:
+            self.include_panel.layout.display = "none"
 
     def randomise(self) -> None:
         pseudonym = self.participant.value

@@ -95,6 +95,7 @@ def test_arms_shown_only_to_allowed_roles_and_unblinding_is_audited(trial: Setti
     assert isinstance(steward_view, RandomisationDesk)  # data stewards may view; they see arms
     assert "Randomised: " in steward_view.table.value
     assert steward_view.unblind_panel.layout.display == "none"
+    assert steward_view.include_panel.layout.display == "none" and manager.include_panel.layout.display == "flex"
 
     assert manager.unblind_panel.layout.display == "flex"
     manager.unblind_participant.value = "P0001"
