@@ -91,6 +91,16 @@ def test_template_runs_on_the_demo_warehouse(name: str, demo_warehouse: str, cod
     assert _figures(nb) == expected[1]
 
 
+@pytest.mark.slow
+def test_longitudinal_options_baseline_adjustment_other_group_fast_engine(demo_warehouse: str) -> None:
+    nb = execute_notebook(TEMPLATES / "longitudinal_qol.ipynb", timeout=300, parameters={
+        "warehouse_url": demo_warehouse, "adjust_for_baseline": True, "group": "gender",
+        "model_engine": "fast", "scale": "FA", "mid": 5})
+    text = _texts(nb)
+    assert "FA ~ month * C(gender) + baseline_score" in text and "month:C(gender)[T.male]" in text
+    assert "baseline_score" in text and "M24" in text and "female" in text
+
+
 class _FakeGateway(BaseHTTPRequestHandler):
     requests: list[dict[str, object]] = []  # noqa: RUF012 — one test, one server
     payload = b""
