@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from scipy import stats
 
 from tests.analysis.conftest import DEMO_PERSONS, gateway_extract
@@ -213,6 +214,9 @@ def test_a_deposited_demo_study_reads_the_same_way(tmp_path: Path) -> None:
         store.dispose()
     assert data.baseline_event == "BL" and data.events[:2] == ("BL", "W06")
     assert "arm" not in data.people.columns  # the deposit plan holds no arm
+    with warehouse.connect() as conn:  # participants are named by their warehouse pseudonyms
+        codes = set(conn.execute(sa.text("SELECT person_source_value FROM person")).scalars())
+    assert set(data.people["participant"]) <= codes and not data.people["participant"].str.isdigit().any()
     assert data.people["participant"].nunique() <= report.participants
     assert {"QL2", "PF2", "SUMMARY"} <= set(data.scales)
     w06 = data.scores[data.scores["event"] == "W06"]["day"]

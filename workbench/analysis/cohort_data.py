@@ -104,13 +104,18 @@ def from_warehouse(engine: Engine, *, instrument: str = "qlq-c30", actor: str = 
         ids = resolve_codes(conn, list(refs))
     by_id = {int(ids[ref]): scale for ref, scale in refs.items()}
     everyone = Cohort("all_participants")
-    people = query.participants(everyone).rename(columns={"person_id": "participant"})
+    people = query.participants(everyone, ("person_id", "person_source_value", "gender", "year_of_birth", "arm"))
+    # Participants are named by their warehouse pseudonym (what the trusted party can translate to
+    # link other sources, e.g. interview codes); a warehouse without them falls back to the row id.
+    named = people["person_source_value"].notna().all() and people["person_source_value"].is_unique
+    key = dict(zip(people["person_id"], people["person_source_value"] if named
+                   else people["person_id"].astype(str), strict=True))
+    people = people.assign(participant=people["person_id"].map(key)).drop(
+        columns=["person_id", "person_source_value"])[["participant", "gender", "year_of_birth", "arm"]]
     long = query.scores(everyone, list(refs))
-    long = pd.DataFrame({"participant": long["person_id"], "event": long["timepoint"].astype(str),
+    long = pd.DataFrame({"participant": long["person_id"].map(key), "event": long["timepoint"].astype(str),
                          "date": pd.to_datetime(long["date"]),
                          "variable": long["concept_id"].map(by_id), "value": long["value"]})
-    people["participant"] = people["participant"].astype(str)
-    long["participant"] = long["participant"].astype(str)
     if people["arm"].isna().all():
         people = people.drop(columns="arm")
     url = engine.url.render_as_string(hide_password=True)
