@@ -151,6 +151,10 @@ def test_bad_input_rejects_rows_with_reasons_and_imports_the_valid_ones(
          "valueQuantity": {"value": 60}},
     ]
     bundle["entry"] += [{"resource": r} for r in bad]
+    bundle["entry"].append({"resource": {  # valid, with a unit longer than the OMOP column: kept, cut
+        "resourceType": "Observation", "id": "long-unit", "status": "final", "subject": subject,
+        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]}, "effectiveDateTime": "2021-01-01",
+        "valueQuantity": {"value": 12.1, "unit": "g/dL " * 20}}})
     qr = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "qr1")
     qr["item"].append({"linkId": "free-text-9", "answer": [{"valueString": "private words"}]})
     broken = tmp_path / "broken.json"
@@ -171,6 +175,7 @@ def test_bad_input_rejects_rows_with_reasons_and_imports_the_valid_ones(
     assert "unmapped code http://hl7.org/fhir/sid/icd-10|C99.9" in text
     counts = _counts(warehouse)
     assert counts["person"] == 2 and counts["condition_occurrence"] == 2 and counts["observation"] == 20
+    assert counts["measurement"] == 2 * 6 + 1
     # The run's report is stored next to its rows.
     with warehouse.connect() as conn:
         stored = json.loads(conn.execute(sa.select(runs.c.report)).scalar_one())

@@ -151,7 +151,10 @@ def _need(concept: Concept | None, label: str, what: str = "code") -> Concept:
 
 def _event(table: str, concept: Concept, label: str, day: date, moment: datetime | None) -> dict[str, Any]:
     c, sc, sv, d, dt, t = _COLUMNS[table]
-    return {c: concept.concept_id, sc: concept.source_concept_id, sv: label[:50], d: day, dt: moment, t: EHR}
+    out = {c: concept.concept_id, sc: concept.source_concept_id, sv: label[:50], d: day, dt: moment, t: EHR}
+    if table == "drug_exposure":  # required; callers with a period set the real end
+        out["drug_exposure_end_date"] = day
+    return out
 
 
 def _when(resource: dict[str, Any], *fields: str) -> tuple[date, datetime | None]:

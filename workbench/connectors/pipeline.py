@@ -214,7 +214,11 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
             if row.key in seen:
                 report.reject(row.where, f"duplicate of an earlier record {row.key} in this run")
                 continue
-            values = dict(row.values)
+            try:
+                values = fit(row.table, row.values, set(row.links))
+            except ValueError as exc:
+                report.reject(row.where, str(exc))
+                continue
             missing = next((k for k in row.links.values() if k not in assigned), None)
             if missing is not None:
                 report.reject(row.where, f"refers to {missing}, which is neither in this input "
@@ -316,6 +320,35 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                 loaded_by=actor, before=before, after=after)
     tick("load", 1, 1)
     return report
+
+
+def fit(table: str, values: dict[str, Any], linked: set[str]) -> dict[str, Any]:
+    """The row as the warehouse column types want it: unknown columns and empty required values
+    refused (ValueError naming the column), text cut to the column's length, ISO text dates read.
+
+    Checked row by row so one odd record is rejected instead of failing the whole load.
+    """
+    columns = metadata.tables[table].columns
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in columns:
+            raise ValueError(f"no column {table}.{name}")
+        kind = columns[name].type
+        if isinstance(value, str):
+            if isinstance(kind, sa.Date | sa.DateTime):
+                try:
+                    value = (datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+                             if isinstance(kind, sa.DateTime) else date.fromisoformat(value[:10]))
+                except ValueError:
+                    raise ValueError(f"{table}.{name} is not an ISO date") from None
+            elif isinstance(kind, sa.String) and kind.length:
+                value = value[:kind.length]
+        out[name] = value
+    automatic = {"person_id", *primary_key(table), *linked}
+    for column in columns:
+        if not column.nullable and column.name not in automatic and out.get(column.name) is None:
+            raise ValueError(f"{table}.{column.name} is required and missing")
+    return out
 
 
 def _arrow(name: str, items: list[dict[str, Any]]) -> pa.Table:
