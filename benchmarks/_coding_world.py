@@ -62,8 +62,9 @@ def transcript_turns(words: int, rng: random.Random) -> list[tuple[str, str, int
     return turns
 
 
-def seed(settings: Settings, *, words: int = 30_000, codings: int = 1_000, seed_value: int = 7) -> int:
-    """The store with the study, the coder and the interview; returns the version id."""
+def seed(settings: Settings, *, words: int = 30_000, codings: int = 1_000, seed_value: int = 7,
+         turns: list[tuple[str, str, int, int]] | None = None) -> int:
+    """The store with the study, the coder and the interview (or ``turns``); returns the version id."""
     rng = random.Random(seed_value)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = connect(settings.database_url)
@@ -73,7 +74,7 @@ def seed(settings: Settings, *, words: int = 30_000, codings: int = 1_000, seed_
         add_user(s, CODER, actor="bench", roles=[f"coder:study:{STUDY}"])
         book = load_starter_codebook("fr")
         store.save_codebook(s, STUDY, book, actor="bench")
-        transcript = build_transcript("entretien-long", transcript_turns(words, rng))
+        transcript = build_transcript("entretien-long", turns or transcript_turns(words, rng))
         version = store.add_document(s, STUDY, transcript, actor="bench", participant="P-BENCH0001")
         codable = [c.id for c in book.codes if c.codable]
         turns = [t for t in transcript.turns if t.speaker.startswith("P-")]

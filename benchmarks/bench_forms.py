@@ -62,7 +62,7 @@ import websocket
 from _harness import report
 from sqlalchemy import func, select
 
-from hub.services import FORMS_POOL_SIZE, forms_service
+from hub.services import FORMS_BURST_NOTEBOOK, FORMS_POOL_SIZE, REPO_ROOT, forms_service
 from hub.testing import free_ports
 from workbench.participants.models import Participant, Response
 from workbench.participants.service import issue_access_token
@@ -124,6 +124,14 @@ class FormsServer:
             else:
                 time.sleep(0.5)
         raise TimeoutError(f"the kernel pool did not fill to {size}")
+
+    def kernels(self) -> list[psutil.Process]:
+        out = []
+        for process in self._tree()[1:]:
+            with contextlib.suppress(psutil.Error):
+                if "ipykernel" in " ".join(process.cmdline()):
+                    out.append(process)
+        return out
 
     def _tree(self) -> list[psutil.Process]:
         if self.process is None:
@@ -371,6 +379,38 @@ def bench_arrivals(participants: int, window: float, stay: float, pool_size: int
                baseline_failed=sum(t == float("inf") for t in results[False]))
 
 
+def bench_kernel_cpu(pool_size: int) -> None:
+    """CPU-seconds a preheated questionnaire kernel costs before its visitor arrives (start, imports,
+    first cell, waiting for the query string): what refilling the pool costs per arrival. The
+    baseline is the same page reading the query string with Voila's helper (``voila.utils``),
+    which imports jupyter_server into the kernel; CPU time, unlike wall time, barely depends on
+    what else the machine is running."""
+    home = (REPO_ROOT / "notebooks" / "forms" / FORMS_BURST_NOTEBOOK).read_text(encoding="utf-8")
+    ours = "from widgets.voila_query import get_query_string"
+    assert ours in home, "the forms page no longer uses widgets.voila_query"
+    cost = {}
+    for variant, text in (("workbench", home), ("voila", home.replace(ours, "from voila.utils import get_query_string"))):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(home=Path(tmp) / "var", forms_port=free_ports(1)[0])
+            seed(settings, 1)
+            folder = Path(tmp) / "forms"
+            folder.mkdir()
+            (folder / FORMS_BURST_NOTEBOOK).write_text(text, encoding="utf-8")
+            server = FormsServer(settings, preheat=True, pool_size=pool_size)
+            server.cwd = str(folder)
+            with server:
+                server.wait_pool(pool_size)
+                seconds = []
+                for kernel in server.kernels():
+                    with contextlib.suppress(psutil.Error):
+                        times = kernel.cpu_times()
+                        seconds.append(times.user + times.system)
+            cost[variant] = sorted(seconds)[len(seconds) // 2]
+    report("forms: CPU-seconds per preheated questionnaire kernel (median)", cost["workbench"], "CPU-s",
+           baseline=cost["voila"], baseline_name="same page reading the query string with voila.utils",
+           kernels=pool_size)
+
+
 class SubmitClient:
     """One participant filling PHQ-9 to the end, opening the link again whenever the page dies."""
 
@@ -500,6 +540,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.participants, args.window, args.stay, args.submits = 8, 8.0, 1.0, 12
+    if not args.quick:
+        bench_kernel_cpu(args.pool_size)
     if not args.skip_arrivals:
         bench_arrivals(args.participants + 1, args.window, args.stay, args.pool_size)
     if not args.skip_crash:

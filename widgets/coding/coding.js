@@ -64,6 +64,7 @@ function alpha(color, a) {
 }
 
 function render({ model, el }) {
+  const began = performance.now();
   const L = model.get("labels");
   let text = new CodePoints(model.get("text"));
   let turns = model.get("turns");
@@ -468,6 +469,7 @@ function render({ model, el }) {
   drawFilters();
   drawAll();
   undoBtn.disabled = !model.get("can_undo");
+  el.dataset.wscRenderMs = (performance.now() - began).toFixed(1);
   el.dataset.wscReady = "1";
   root.dataset.ready = "1";
   return () => {
