@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import ipywidgets as w
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from widgets.questionnaire import QuestionnaireForm, ServiceBusy, for_participan
 from widgets.questionnaire_keys import FORM_CLASS, style_sheet
 from widgets.questionnaire_store import FormStore, FormTarget
 from workbench.errors import NotFoundError
+from workbench.instruments.cognitive import PSYCHOMETRIC_IDS
 from workbench.instruments.model import label_of
 from workbench.instruments.store import get_instrument
 from workbench.participants.models import Participant
@@ -30,10 +31,11 @@ from workbench.settings import Settings
 from workbench.storage.engine import session_scope
 
 __all__ = ["TEXTS", "DueEntry", "HomeView", "ParticipantHome", "participant_home", "render_home",
-           "token_from_query"]
+           "task_link_html", "token_from_query"]
 
 log = logging.getLogger("widgets")
 TOKEN_PARAMETER = "access"
+TASK_PAGE = "psychometric.ipynb"  # timed tasks need the browser-timed page, not the questionnaire form
 TEXTS = {
     "fr": {
         "hello": "Bonjour, participant {pseudonym}",
@@ -102,6 +104,14 @@ def render_home(view: HomeView, language: str) -> str:
     return "".join(parts)
 
 
+def task_link_html(entry: DueEntry, token: str, language: str) -> str:
+    """A timed cognitive task opens its own page (times are taken in the browser there)."""
+    query = urlencode({TOKEN_PARAMETER: token, "task": entry.item.instrument_id})
+    return (f'<a class="weshare-task-link" href="{TASK_PAGE}?{escape(query)}" lang="{language}" '
+            'style="display:block;padding:12px;min-height:48px;box-sizing:border-box;'
+            f'border:1px solid #888;border-radius:4px">{escape(entry_label(entry, language))}</a>')
+
+
 def bad_link_html() -> str:
     return (f'<p role="alert" lang="fr">{escape(TEXTS["fr"]["bad_link"])}</p>'
             f'<p role="alert" lang="en">{escape(TEXTS["en"]["bad_link"])}</p>')
@@ -126,8 +136,8 @@ def _load(store: FormStore, token: str) -> HomeView:
 class ParticipantHome(w.VBox):  # type: ignore[misc]
     """Language switch, greeting, one button per due questionnaire; a form replaces the list."""
 
-    def __init__(self, store: FormStore, view: HomeView) -> None:
-        self.store, self.view = store, view
+    def __init__(self, store: FormStore, view: HomeView, token: str = "") -> None:
+        self.store, self.view, self.token = store, view, token
         self.form: QuestionnaireForm | None = None
         self.switch = w.ToggleButton(value=False, description=TEXTS[view.language]["switch"])
         self.page = w.HTML()
@@ -150,6 +160,9 @@ class ParticipantHome(w.VBox):  # type: ignore[misc]
         self.page.value = render_home(self.view, language)
         buttons = []
         for entry in self.view.entries:
+            if entry.item.instrument_id in PSYCHOMETRIC_IDS:
+                buttons.append(w.HTML(task_link_html(entry, self.token, language)))
+                continue
             button = w.Button(description=entry_label(entry, language), layout=w.Layout(width="100%"))
             button.on_click(guarded(self.status)(for_participants(lambda _b, e=entry: self.open_form(e))))
             buttons.append(button)
@@ -198,4 +211,4 @@ def participant_home(settings: Settings, query_string: str) -> w.Widget:
         status = w.HTML()
         show_error(status, exc if isinstance(exc, ServiceBusy) else RuntimeError())
         return status
-    return ParticipantHome(store, view)
+    return ParticipantHome(store, view, token)

@@ -46,3 +46,16 @@ def test_forms_kernel_stays_light() -> None:
             "print(sorted(m for m in ('pandas', 'plotly', 'scipy', 'statsmodels') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_due_cognitive_task_links_to_its_timed_page_not_the_questionnaire_form() -> None:
+    from datetime import date
+
+    from widgets.participant_home import DueEntry, task_link_html
+    from workbench.participants.service import DueItem
+
+    item = DueItem("BL", "Inclusion", "symbol-digit", date(2026, 1, 1), date(2026, 1, 8), False)
+    entry = DueEntry(item, {"fr": "Substitution symboles-chiffres", "en": "Symbol–digit substitution"})
+    html = task_link_html(entry, "tok&en", "en")
+    assert 'href="psychometric.ipynb?access=tok%26en&amp;task=symbol-digit"' in html
+    assert "Fill in: Symbol–digit substitution — Inclusion" in html
