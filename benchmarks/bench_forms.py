@@ -15,6 +15,11 @@ speaks what Voila's page speaks, no browser:
    PHQ-9 answers. Everything the page needs to draw the question and accept an answer has then
    arrived; time to interactive is measured from the first byte of the GET to that ``idle``.
 
+**Kernel cost**: CPU-seconds a preheated questionnaire kernel has used once it waits for its
+visitor (start, imports, first cell), against the same page reading the query string with
+``voila.utils`` (which imports jupyter_server into every kernel). Refilling the pool costs this
+per arrival, so it bounds how many arrivals per second the service sustains.
+
 **Arrivals**: N participants (default 100) arrive at evenly spread times within W seconds
 (default 60), each reaching an interactive form, then staying ``--stay`` seconds (reading)
 before closing the page (Voila's shutdown call, as the page's unload does). p50/p95 with the
