@@ -52,6 +52,7 @@ class IndicatorsDashboard:
         codes = self.run(lambda s, wh, user: visible_studies(s, user))
         self.study.options = codes
         if codes:
+            self.study.value = codes[0]  # ipywidgets 8 leaves a fresh Dropdown without a choice
             self.show()
         else:
             show_message(self.status, "Aucune étude déposée pour vous. / No deposited study of yours yet.")

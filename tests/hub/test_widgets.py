@@ -66,11 +66,11 @@ def test_dashboard_refuses_missing_non_staff_or_unknown_viewers(store: Fixture, 
 
 def test_participant_home_greets_and_lists_due_items(store: Fixture) -> None:
     page = participant_home(store.settings, f"access={store.participant_token}")
-    switch, html = page.children
-    assert "Bonjour, participant P-HUBTEST1" in html.value
-    assert "phq-9" in html.value
-    switch.value = True
-    assert "Hello, participant P-HUBTEST1" in html.value
+    assert "Bonjour, participant P-HUBTEST1" in page.page.value
+    assert any("PHQ-9" in b.description for b in page.due_box.children)
+    page.switch.value = True
+    assert "Hello, participant P-HUBTEST1" in page.page.value
+    assert all(b.description.startswith("Fill in:") for b in page.due_box.children)
 
 
 @pytest.mark.parametrize("query", ["", "access=not-a-real-token", "token=whatever"])
