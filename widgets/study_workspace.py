@@ -52,7 +52,10 @@ class StudyWorkspace(w.VBox):  # type: ignore[misc]
         self.study.observe(guarded(self.status)(lambda _c: self._picked()), names="value")
         self.tabs.observe(guarded(self.status)(lambda _c: self._build(self.tabs.selected_index)),
                           names="selected_index")
-        super().__init__([self.studies, w.HTML("<h2>Espace de l'étude / Study workspace</h2>"), self.status,
+        # Pages sit side by side under voila/render/, so the staff home is a sibling link.
+        home = w.HTML('<nav><a href="home.ipynb">Accueil : tous les tableaux de bord '
+                      '<span lang="en">/ Home: all dashboards</span></a></nav>')
+        super().__init__([home, self.studies, w.HTML("<h2>Espace de l'étude / Study workspace</h2>"), self.status,
                           self.study, self.tabs])
         guarded(self.status)(lambda: self.open_study(self.study.value))()
 

@@ -78,6 +78,7 @@ def test_manager_runs_a_study_from_the_workspace(desk: StaffDesk) -> None:
     space = StudyWorkspace(desk, today=date(2026, 3, 1))
     assert space.study.value == NEW_STUDY and "Aucune étude" in space.studies.table.value
     assert space.tabs.titles == ("Mise en place / Set-up", "Instruments")
+    assert 'href="home.ipynb"' in space.children[0].value  # the staff home with every dashboard
     setup = space.views["setup"]
     assert isinstance(setup, StudySetup)
     _fill(setup, code="WS-1")
