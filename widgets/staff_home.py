@@ -61,6 +61,9 @@ DASHBOARDS = (
               ("Contrôles de l'entrepôt", "Warehouse checks"), STEWARDS),
     Dashboard("coding.ipynb", ("Codage", "Coding"), ("Coder les entretiens", "Code interview transcripts"),
               frozenset({Role.CODER})),
+    Dashboard("transcription.ipynb", ("Transcription", "Transcription"),
+              ("Transcrire un enregistrement d'entretien sur place", "Transcribe an interview recording locally"),
+              frozenset({Role.STUDY_MANAGER})),
 )
 
 

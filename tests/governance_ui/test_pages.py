@@ -43,7 +43,8 @@ def test_every_dashboard_notebook_is_linked_from_the_staff_home_and_builds() -> 
     ("researcher.u", {"studies.ipynb", "access_request.ipynb", "airlock.ipynb", "catalog.ipynb"}),
     ("committee.u", {"studies.ipynb", "committee.ipynb", "catalog.ipynb"}),
     ("checker.u", {"studies.ipynb", "output_checking.ipynb", "catalog.ipynb"}),
-    ("sponsor.u", {"studies.ipynb", "sponsor.ipynb", "indicators.ipynb", "catalog.ipynb"}),
+    ("sponsor.u", {"studies.ipynb", "sponsor.ipynb", "indicators.ipynb", "catalog.ipynb",
+                   "transcription.ipynb"}),
     ("participant.u", set()),
 ])
 def test_staff_home_links_the_dashboards_of_the_viewer_roles(world: World, viewer: str, expected: set[str]) -> None:

@@ -90,7 +90,11 @@ def test_rights_queue_shows_deadlines_and_answers(world) -> None:  # type: ignor
     queue.selected.value = first
     queue.prepare.click()
     data = re.search(r"base64,([^\"]+)", queue.copy.value)
-    assert data and json.loads(base64.b64decode(data.group(1)))["participant"]["pseudonym"] == world.pseudonym
+    bundle = json.loads(base64.b64decode(data.group(1))) if data else {}
+    # The oldest request is the portability one: it is answered with a FHIR R4 Bundle (art. 20).
+    assert bundle.get("resourceType") == "Bundle"
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert patient["id"] == world.pseudonym
     queue.done.click()
     assert "write the answer" in queue.status.value
     queue.answer.value = "Copie envoyée par courrier sécurisé."
