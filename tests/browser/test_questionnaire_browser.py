@@ -16,6 +16,12 @@ from workbench.storage import connect, session_scope
 pytestmark = pytest.mark.browser
 TIMEOUT = 90_000  # ms: a busy 2-core box
 STEP = 30_000
+# The progress line is redrawn before the next question's radios: until they are, the focus is
+# still on the previous (checked) answer and a key press would land there. A new question has
+# nothing checked yet.
+FRESH_RADIO_FOCUSED = ("document.activeElement && document.activeElement.type === 'radio' && "
+                       "document.activeElement.isConnected && "
+                       "document.querySelectorAll('input[type=radio]:checked').length === 0")
 
 
 def _progress(page: Any, n: int, total: int) -> None:
@@ -49,15 +55,14 @@ def test_phq9_on_a_phone_with_the_keyboard(browser: Any, hub: Fixture) -> None:
     page.keyboard.press("Enter")
     _progress(page, 2, 9)
     for n in range(2, 10):  # q2 = 1 (so q10 appears), the others 0
-        page.wait_for_function("document.activeElement && document.activeElement.type === 'radio'",
-                               timeout=STEP)
+        page.wait_for_function(FRESH_RADIO_FOCUSED, timeout=STEP)
         page.keyboard.press("ArrowDown" if n == 2 else "Space")
         expect(page.locator("input[type=radio]:checked")).to_have_count(1, timeout=STEP)
         page.keyboard.press("Enter")
         if n < 9:
             _progress(page, n + 1, 10)
     _progress(page, 10, 10)
-    page.wait_for_function("document.activeElement && document.activeElement.type === 'radio'", timeout=STEP)
+    page.wait_for_function(FRESH_RADIO_FOCUSED, timeout=STEP)
     page.keyboard.press("Space")
     expect(page.locator("input[type=radio]:checked")).to_have_count(1, timeout=STEP)
     page.keyboard.press("Enter")
