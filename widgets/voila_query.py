@@ -37,15 +37,27 @@ def query_url(environ: dict[str, str] | None = None) -> str:
     return f"{protocol}://{ip}:{port}{base}voila/query/{env.get(ENV['kernel_id'])}"
 
 
-async def _receive(url: str) -> str | None:
+CONNECT_TRIES = 12  # x 10 s: a preheated kernel connects while the server may still be busy starting
+
+
+async def _receive(url: str, tries: int = CONNECT_TRIES) -> str | None:
+    """The visitor's variables; ``None`` only when Voila could not be reached at all.
+
+    A preheated kernel connects long before its visitor arrives, often while the service is still
+    filling its pool; giving up after one slow connect would leave the kernel rendering a
+    "bad link" page for whoever takes it, so connecting is retried.
+    """
     import websockets
 
-    try:
-        async with websockets.connect(url, open_timeout=5) as socket:
-            message = await socket.recv()
-    except (TimeoutError, OSError):
-        return None
-    return message if isinstance(message, str) else message.decode()
+    for _ in range(tries):
+        try:
+            async with websockets.connect(url, open_timeout=10) as socket:
+                message = await socket.recv()
+        except (TimeoutError, OSError):
+            await asyncio.sleep(1)
+            continue
+        return message if isinstance(message, str) else message.decode()
+    return None
 
 
 def get_query_string() -> str:

@@ -87,3 +87,22 @@ def test_forms_service_preheats_the_questionnaire_page_most(tmp_path) -> None:  
     home = json.loads((REPO_ROOT / "notebooks" / "forms" / FORMS_BURST_NOTEBOOK).read_text())
     source = "".join("".join(c["source"]) for c in home["cells"])
     assert "widgets.voila_query import get_query_string" in source and "voila.utils" not in source
+
+
+def test_a_kernel_that_connects_before_the_service_listens_still_gets_its_visitor() -> None:
+    """Preheated kernels connect while the service may still be starting: the first refused
+    connection must not leave the kernel with an empty query string (a "bad link" page)."""
+    from widgets.voila_query import _receive
+
+    port = free_ports(1)[0]
+
+    async def scenario() -> str | None:
+        async def visitor(socket: websockets.ServerConnection) -> None:
+            await socket.send(json.dumps({"QUERY_STRING": "access=abc"}))
+
+        waiting = asyncio.create_task(_receive(f"ws://127.0.0.1:{port}/q", tries=5))
+        await asyncio.sleep(1.5)  # nothing listens yet: the first attempt is refused
+        async with websockets.serve(visitor, "127.0.0.1", port):
+            return await asyncio.wait_for(waiting, 30)
+
+    assert json.loads(asyncio.run(scenario()) or "{}") == {"QUERY_STRING": "access=abc"}
