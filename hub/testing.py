@@ -16,6 +16,7 @@ from pathlib import Path
 from hub.ops import HubProcess, start_hub, stop_hub
 from workbench import accounts
 from workbench.accounts import totp
+from workbench.keys import load_or_create_key
 from workbench.participants.models import Participant
 from workbench.participants.service import issue_access_token, participant_link
 from workbench.settings import Settings
@@ -92,7 +93,9 @@ def seed(settings: Settings) -> Fixture:
                              language="fr")
         session.add(person)
         session.flush()
-        token = issue_access_token(session, person, actor=ACTOR)
+        # Derived from the instance key as the app's own links are, so the portal and reminders
+        # re-derive this same link instead of replacing it.
+        token = issue_access_token(session, person, actor=ACTOR, key=load_or_create_key(settings.secret_key_file))
     engine.dispose()
     return Fixture(settings, secrets, token, "P-HUBTEST1")
 

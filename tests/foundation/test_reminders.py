@@ -13,7 +13,7 @@ from workbench.keys import load_or_create_key
 from workbench.mail import OutboxMessage
 from workbench.participants.models import Participant
 from workbench.participants.reminders import queue_reminders
-from workbench.participants.service import participant_by_token
+from workbench.participants.service import issue_access_token, participant_by_token
 from workbench.storage.engine import session_scope
 from workbench.studies import service as studies
 
@@ -58,3 +58,24 @@ def test_invitation_then_reminders_each_once(engine: Engine, tmp_path: Path) -> 
     with session_scope(engine) as s:
         assert participant_by_token(s, links.pop()).pseudonym == "P-REM00002"
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_link_handed_out_keeps_working_after_reminders(engine: Engine, tmp_path: Path) -> None:
+    """A random link (given on paper, say) cannot be re-derived: the reminder points to it, never replaces it."""
+    _setup(engine)
+    key = load_or_create_key(tmp_path / "secret.key")
+    with session_scope(engine) as s:
+        held = issue_access_token(s, s.get(Participant, 2), actor="sm")  # random: no key
+        expired = issue_access_token(s, s.get(Participant, 3), actor="sm", days=-1)
+        assert queue_reminders(s, key=key, public_url="http://w", today=START + timedelta(days=39)) == 3
+    with session_scope(engine) as s:
+        assert participant_by_token(s, held).pseudonym == "P-REM00001"
+    bodies = {m.recipient_pseudonym: m.body for m in _outbox(engine)}
+    assert "access=" not in bodies["P-REM00001"]
+    assert "le lien personnel qui vous a été remis" in bodies["P-REM00001"]
+    assert "http://w/services/forms/voila/render/account.ipynb" in bodies["P-REM00001"]
+    # An expired link is dead anyway: the reminder carries a fresh one that opens the page.
+    fresh = re.search(r"access=(\S+)", bodies["P-REM00002"]).group(1)
+    assert fresh != expired
+    with session_scope(engine) as s:
+        assert participant_by_token(s, fresh).pseudonym == "P-REM00002"

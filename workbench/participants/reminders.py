@@ -7,7 +7,6 @@ workers) harmless. Addresses are not here: the trusted party resolves them when 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -17,10 +16,10 @@ from workbench import audit
 from workbench.mail import queue_email
 from workbench.participants.models import Participant
 from workbench.participants.service import (
+    FORMS_ACCOUNT,
     collection_blocked,
+    current_link_token,
     due_items,
-    issue_access_token,
-    link_token,
     participant_link,
 )
 from workbench.studies.models import Study
@@ -39,11 +38,18 @@ TEXT = {
 }
 
 
-def _ensure_link(session: Session, participant: Participant, key: bytes) -> str:
-    token = link_token(participant, key)
-    if participant.access_token_hash != hashlib.sha256(token.encode()).hexdigest():
-        token = issue_access_token(session, participant, actor="reminders", key=key)
-    return token
+HELD_LINK = {  # the participant holds a link we cannot re-derive: point to it, never replace it
+    "fr": "le lien personnel qui vous a été remis (ou votre espace participant : {portal})",
+    "en": "the personal link you were given (or your participant space: {portal})",
+}
+
+
+def _link_text(session: Session, participant: Participant, key: bytes, public_url: str) -> str:
+    token = current_link_token(session, participant, key=key, actor="reminders")
+    if token is not None:
+        return participant_link(public_url, token)
+    language = participant.language if participant.language in HELD_LINK else "en"
+    return HELD_LINK[language].format(portal=public_url.rstrip("/") + FORMS_ACCOUNT)
 
 
 def queue_reminders(session: Session, *, key: bytes, public_url: str, today: date | None = None) -> int:
@@ -71,7 +77,7 @@ def queue_reminders(session: Session, *, key: bytes, public_url: str, today: dat
                 step = min(count, (today - opens).days // every)
                 kind = "invite" if step == 0 else f"remind{step}"
                 subject, body = TEXT.get(participant.language, TEXT["en"])
-                link = participant_link(public_url, _ensure_link(session, participant, key))
+                link = _link_text(session, participant, key, public_url)
                 message = queue_email(
                     session, pseudonym=participant.pseudonym, domain=f"study:{study.code}",
                     purpose="study_reminder",

@@ -19,8 +19,10 @@ from workbench.storage.base import utcnow
 from workbench.studies.models import Study
 
 __all__ = [
+    "FORMS_ACCOUNT",
     "FORMS_HOME",
     "DueItem",
+    "current_link_token",
     "due_items",
     "ensure_can_collect",
     "issue_access_token",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 FORMS_HOME = "/services/forms/voila/render/home.ipynb"
+FORMS_ACCOUNT = "/services/forms/voila/render/account.ipynb"  # the participant space's sign-in
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -70,6 +73,33 @@ def issue_access_token(
     audit.record(session, actor=actor, action="participant.link.issue", object_type="participant",
                  object_id=participant.pseudonym, after={"valid_days": days})
     return token
+
+
+def current_link_token(
+    session: Session, participant: Participant, *, key: bytes, actor: str, replace_held: bool = False,
+) -> str | None:
+    """The token to put in a message, without breaking a link the participant already holds.
+
+    A derivable live link is re-derived. With no live link, a derivable one is issued. A live link
+    that cannot be derived (random, handed out once) is left working: ``None`` unless the caller
+    is the participant themself (``replace_held``, e.g. signed in to the portal), since rotating
+    it would silently kill the link they were given on paper or by an earlier message.
+    """
+    token = link_token(participant, key)
+    if participant.access_token_hash == _token_hash(token):
+        expires = participant.access_token_expires
+        if expires is None or expires > utcnow():
+            return token
+    elif _link_is_live(participant) and not replace_held:
+        return None
+    return issue_access_token(session, participant, actor=actor, key=key)
+
+
+def _link_is_live(participant: Participant) -> bool:
+    if participant.access_token_hash is None:
+        return False
+    expires = participant.access_token_expires
+    return expires is None or expires > utcnow()
 
 
 def participant_by_token(session: Session, token: str, *, source: str = "forms") -> Participant:

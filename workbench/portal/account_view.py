@@ -7,7 +7,6 @@ again from the server key (as reminders do), so the forms service recognises the
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -22,9 +21,8 @@ from workbench.participants.models import Participant
 from workbench.participants.rights import RightsRequest
 from workbench.participants.service import (
     FORMS_HOME,
+    current_link_token,
     due_items,
-    issue_access_token,
-    link_token,
     participant_link,
 )
 from workbench.portal.interviews import participant_appointments
@@ -70,9 +68,9 @@ class PortalPage:
 
 
 def _form_link(session: Session, participant: Participant, key: bytes, public_url: str, actor: str) -> str:
-    token = link_token(participant, key)
-    if participant.access_token_hash != hashlib.sha256(token.encode()).hexdigest():
-        token = issue_access_token(session, participant, actor=actor, key=key)
+    # The signed-in participant is the holder of any earlier link: replacing it is theirs to do.
+    token = current_link_token(session, participant, key=key, actor=actor, replace_held=True)
+    assert token is not None  # replace_held always yields a token
     return participant_link(public_url, token)
 
 

@@ -28,6 +28,7 @@ from workbench.accounts.service import add_user
 from workbench.errors import AuthError, ConflictError, NotFoundError
 from workbench.mail import OutboxMessage, queue_email
 from workbench.participants.models import Participant
+from workbench.participants.service import FORMS_ACCOUNT
 from workbench.portal.account_models import LoginCode, PortalInvitation, PortalMembership
 from workbench.storage.base import utcnow
 from workbench.studies.models import Study
@@ -36,7 +37,7 @@ __all__ = ["ACCOUNT_FORM", "CODE_MINUTES", "accept_invitation", "attach_invitati
            "invitation_url", "invite",
            "login_with_code", "login_with_password", "memberships", "open_invitation", "request_login_code"]
 
-ACCOUNT_FORM = "/services/forms/voila/render/account.ipynb"
+ACCOUNT_FORM = FORMS_ACCOUNT
 PURPOSE = "account_access"
 INVITE_DAYS = 14
 CODE_MINUTES = 10
