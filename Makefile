@@ -33,8 +33,12 @@ lint: $(STAMP)
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports
 
+# Two workers, a test file each at a time: most tests wait on subprocesses, servers and databases,
+# so two share the 2 cores well; a file's module fixtures (a live hub) stay on one worker.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) chromium proxy lint
-	@.venv/bin/pytest -q -p no:cacheprovider
+	@.venv/bin/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	@.venv/bin/pytest -q -m "not browser and not slow"

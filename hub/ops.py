@@ -40,6 +40,7 @@ __all__ = [
     "HubProcess",
     "ensure_proxy",
     "hub_ports",
+    "instance_services",
     "listeners",
     "main",
     "running_hub",
@@ -88,6 +89,33 @@ def listeners(ports: list[int]) -> dict[int, int]:
     for conn in psutil.net_connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in ports and conn.pid:
             found[conn.laddr.port] = conn.pid
+    return found
+
+
+SERVICE_MARKERS = ("voila", "jupyterhub-singleuser", "secure_bubble.gateway", "mail worker")
+
+
+def instance_services(settings: Settings) -> list[int]:
+    """PIDs of this instance's managed services not under its live hub (left by a hub that died).
+
+    Ports alone miss the mail worker, which listens on none; every service carries the
+    instance's ``WESHARE_HOME``, which is how it is told from another instance's on this machine.
+    """
+    home = str(settings.home)
+    hub = running_hub(settings)
+    found: list[int] = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            line = " ".join(proc.info["cmdline"] or [])
+            if not any(marker in line for marker in SERVICE_MARKERS):
+                continue
+            if proc.environ().get("WESHARE_HOME") != home:
+                continue
+            if hub is not None and hub in {parent.pid for parent in proc.parents()}:
+                continue
+            found.append(proc.pid)
+        except psutil.Error:
+            continue
     return found
 
 
@@ -155,9 +183,9 @@ def start_hub(settings: Settings, *, timeout: float = 120.0, extra_env: dict[str
     """Start jupyterhub for ``settings`` in the background and wait until it answers."""
     state = _state(settings)
     state.mkdir(parents=True, exist_ok=True)
-    stale = listeners(hub_ports(settings))
+    stale = {*listeners(hub_ports(settings)).values(), *instance_services(settings)}
     if stale:
-        _terminate_tree(sorted(set(stale.values())))
+        _terminate_tree(sorted(stale))
     env = {**os.environ, **settings_environment(settings), **(extra_env or {})}
     log = state / "jupyterhub.log"
     with log.open("ab") as out:
@@ -200,6 +228,7 @@ def stop_hub(settings: Settings, *, timeout: float = 30.0) -> list[str]:
     _pid_file(settings).unlink(missing_ok=True)
     left = [f"pid {p.pid}" for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     left += [f"port {port} (pid {owner})" for port, owner in listeners(hub_ports(settings)).items()]
+    left += [f"service pid {pid}" for pid in instance_services(settings) if f"pid {pid}" not in left]
     return left
 
 
@@ -236,16 +265,16 @@ def up(settings: Settings, *, demo: bool = True, say: Say = print) -> int:
 
 
 def down(settings: Settings, say: Say = print) -> int:
-    if running_hub(settings) is None and not listeners(hub_ports(settings)):
+    if running_hub(settings) is None and not listeners(hub_ports(settings)) and not instance_services(settings):
         say("WeShare is not running.")
         _pid_file(settings).unlink(missing_ok=True)
         return 0
     started = time.monotonic()
     left = stop_hub(settings)
     if left:
-        stale = listeners(hub_ports(settings))
-        _terminate_tree(sorted(set(stale.values())))
+        _terminate_tree(sorted({*listeners(hub_ports(settings)).values(), *instance_services(settings)}))
         left = [f"port {p}" for p in listeners(hub_ports(settings))]
+        left += [f"service pid {pid}" for pid in instance_services(settings)]
     if left:
         say("stopped, but still running: " + ", ".join(left))
         return 1

@@ -21,6 +21,7 @@ from workbench.storage.migrate import upgrade
 
 PG_ADMIN = os.environ.get("WESHARE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+WAREHOUSES = ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def _pg_admin() -> psycopg.Connection:
@@ -83,6 +84,69 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
     return Settings(home=tmp_path / "var", database_url=store_url)
 
 
+class PgDatabases:
+    """Creates databases and drops every one of them at the end of the session."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        name = f"weshare_wh_{uuid.uuid4().hex[:10]}"
+        with _pg_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.names.append(name)
+        return name
+
+    def url(self, name: str) -> str:
+        return _pg_url(name)
+
+    def drop_all(self) -> None:
+        with _pg_admin() as admin:
+            for name in reversed(self.names):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def pg_warehouse_template(pg_databases: PgDatabases) -> str:
+    """A warehouse database holding the schema and the mini-vocabulary, copied per test."""
+    from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+
+    name = pg_databases.create()
+    engine = connect(_pg_url(name))
+    create_schema(engine)
+    load_mini_vocabulary(engine)
+    engine.dispose()
+    return name
+
+
+def empty_warehouse(kind: str, request: pytest.FixtureRequest, tmp: Path) -> Engine:
+    """An empty warehouse (schema + mini-vocabulary): a DuckDB file, or a copy of the template."""
+    from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+
+    if kind == "duckdb":
+        engine = connect(f"duckdb:///{tmp / 'warehouse.duckdb'}")
+        create_schema(engine)
+        load_mini_vocabulary(engine)
+        return engine
+    template = request.getfixturevalue("pg_warehouse_template")
+    return connect(_pg_url(request.getfixturevalue("pg_databases").create(template)))
+
+
+@pytest.fixture(params=WAREHOUSES)
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty warehouse for one test, on DuckDB and on PostgreSQL."""
+    engine = empty_warehouse(request.param, request, tmp_path)
+    yield engine
+    engine.dispose()
+
+
 _EXIT_STATUS: list[int] = []
 
 
@@ -98,7 +162,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import logging
     import sys
 
-    if "duckdb" in sys.modules and _EXIT_STATUS:
+    # Not in an xdist worker: its last report to the controller may still be on the wire.
+    if "duckdb" in sys.modules and _EXIT_STATUS and not os.environ.get("PYTEST_XDIST_WORKER"):
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

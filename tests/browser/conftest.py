@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,39 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    with live_hub(Path(tmp_path_factory.mktemp("browser")) / "var") as (fixture, _process):
-        yield fixture
+_RUNNING: list[tuple[ExitStack, Fixture]] = []  # the shared hub while this folder's tests run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    """One live hub for consecutive browser test files (starting one costs 15-30 s here).
+
+    Started on first use, stopped as soon as the next test is outside this folder (with xdist a
+    worker may come back later: it then starts a new one)."""
+    if not _RUNNING:
+        stack = ExitStack()
+        fixture, _process = stack.enter_context(live_hub(Path(tmp_path_factory.mktemp("browser")) / "var"))
+        _RUNNING.append((stack, fixture))
+    return _RUNNING[0][1]
+
+
+def _stop_hub() -> None:
+    while _RUNNING:
+        _RUNNING.pop()[0].close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Kept up for the rest of the run, its kernels and workers would only load the machine."""
+    here = Path(__file__).parent
+    if nextitem is None or here not in Path(nextitem.path).parents:
+        _stop_hub()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: Playwright's sync API keeps an event loop running in the main thread while open,
+    which would break every later test that calls ``asyncio.run``."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -31,3 +57,7 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _stop_hub()  # an interrupted run never reaches the teardown above

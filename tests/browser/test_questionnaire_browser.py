@@ -48,6 +48,7 @@ def test_phq9_on_a_phone_with_the_keyboard(browser: Any, hub: Fixture) -> None:
 
     page.keyboard.press("Enter")  # nothing chosen yet: explained inline, we stay
     page.get_by_role("alert").filter(has_text="Merci de répondre à cette question.").wait_for(timeout=STEP)
+    page.wait_for_function(FRESH_RADIO_FOCUSED, timeout=STEP)  # the focus is back on the answers
     page.keyboard.press("ArrowDown")  # radio group: arrows move and choose ("Plusieurs jours" = 1)
     expect(page.get_by_role("radio", name="Plusieurs jours")).to_be_checked(timeout=STEP)
     page.keyboard.press("ArrowUp")    # back to "Jamais" = 0

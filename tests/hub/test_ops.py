@@ -10,7 +10,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hub.ops import down, hub_ports, listeners, running_hub, start_hub, status, stop_hub, wait_for
+from hub.ops import (
+    down,
+    hub_ports,
+    instance_services,
+    listeners,
+    running_hub,
+    start_hub,
+    status,
+    stop_hub,
+    wait_for,
+)
 from hub.testing import free_ports, instance_settings, seed
 from workbench.settings import Settings
 
@@ -57,6 +67,8 @@ def test_up_after_a_hard_kill_clears_orphaned_services(tmp_path: Path) -> None:
     assert wait_for(lambda: not psutil.pid_exists(first.pid) or
                     psutil.Process(first.pid).status() == psutil.STATUS_ZOMBIE, 10)
     orphans = listeners([settings.forms_port, settings.dashboards_port])
+    mail = instance_services(settings)  # the mail worker listens on no port: found by instance
+    assert any("mail worker" in " ".join(psutil.Process(pid).cmdline()) for pid in mail)
     second = start_hub(settings, timeout=180)
     try:
         now = listeners([settings.forms_port, settings.dashboards_port])
@@ -66,3 +78,6 @@ def test_up_after_a_hard_kill_clears_orphaned_services(tmp_path: Path) -> None:
         assert stop_hub(settings) == []
     assert listeners(hub_ports(settings)) == {}
     assert second.pid != first.pid
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in mail)  # the orphaned worker was stopped, not left delivering mail
+    assert instance_services(settings) == []

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# scale code → (kind, item numbers), as scored: one definition, so generated answers score back.
+from workbench.instruments.scoring import QLQ_C30_SCALES
+
 __all__ = [
     "GAD7_OFFSETS",
     "HEALTH_LOADING",
@@ -30,25 +33,6 @@ __all__ = [
     "true_scores",
 ]
 
-# scale code → (kind, item numbers). Kinds: "global" (1–7 items, higher better),
-# "functional" (1–4 items, higher score better), "symptom" (1–4 items, higher score worse).
-QLQ_C30_SCALES: dict[str, tuple[str, tuple[int, ...]]] = {
-    "QL2": ("global", (29, 30)),
-    "PF2": ("functional", (1, 2, 3, 4, 5)),
-    "RF2": ("functional", (6, 7)),
-    "EF": ("functional", (21, 22, 23, 24)),
-    "CF": ("functional", (20, 25)),
-    "SF": ("functional", (26, 27)),
-    "FA": ("symptom", (10, 12, 18)),
-    "NV": ("symptom", (14, 15)),
-    "PA": ("symptom", (9, 19)),
-    "DY": ("symptom", (8,)),
-    "SL": ("symptom", (11,)),
-    "AP": ("symptom", (13,)),
-    "CO": ("symptom", (16,)),
-    "DI": ("symptom", (17,)),
-    "FI": ("symptom", (28,)),
-}
 SCALE_ORDER: tuple[str, ...] = tuple(QLQ_C30_SCALES)
 
 # How strongly each scale follows the general health factor (the rest is scale-specific), so
