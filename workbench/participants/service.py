@@ -86,11 +86,10 @@ def current_link_token(
     it would silently kill the link they were given on paper or by an earlier message.
     """
     token = link_token(participant, key)
-    if participant.access_token_hash == _token_hash(token):
-        expires = participant.access_token_expires
-        if expires is None or expires > utcnow():
-            return token
-    elif _link_is_live(participant) and not replace_held:
+    live = _link_is_live(participant)
+    if live and participant.access_token_hash == _token_hash(token):
+        return token
+    if live and not replace_held:
         return None
     return issue_access_token(session, participant, actor=actor, key=key)
 
