@@ -54,8 +54,13 @@ WIDGET_APPLY = """async ([k]) => {
   const pieces = [...document.querySelectorAll('.wsc-turn:nth-child(even) .wsc-p:not(.wsc-coded)')]
     .filter(p => p.textContent.length > 30);
   const p = pieces[k % pieces.length];
+  const text = p.textContent;
+  // Selection ends on code-point boundaries (never inside an emoji's surrogate pair): the expected
+  // start is then the piece's code-point start plus the code points before the selection.
+  const low = (i) => { const c = text.charCodeAt(i); return c >= 0xDC00 && c <= 0xDFFF; };
+  const a = low(3) ? 4 : 3, b = low(25) ? 26 : 25;
   const r = document.createRange();
-  r.setStart(p.firstChild, 3); r.setEnd(p.firstChild, 25);
+  r.setStart(p.firstChild, a); r.setEnd(p.firstChild, b);
   const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(r);
   const root = document.querySelector('.wsc');
   const before = document.querySelectorAll('.wsc-chip').length;
@@ -65,7 +70,7 @@ WIDGET_APPLY = """async ([k]) => {
     const check = () => document.querySelectorAll('.wsc-chip').length > before ? resolve() : requestAnimationFrame(check);
     check();
   });
-  return {ms: performance.now() - t0, start: +p.dataset.s + 3, quote: p.textContent.slice(3, 25)};
+  return {ms: performance.now() - t0, start: +p.dataset.s + [...text.slice(0, a)].length, quote: text.slice(a, b)};
 }"""
 BASELINE_APPLY = """async () => {
   const before = document.querySelectorAll('.wsb-ready mark').length;
@@ -167,7 +172,10 @@ def run(words: int, codings: int, applies: int, opens: int, preheat: bool) -> No
            p95=round(p95(w_times), 1), baseline_p95=round(p95(b_times), 1),
            stored_exactly=f"{exact}/{applies}", stored_total=len(rows) - before)
     if exact != applies:
-        raise SystemExit(f"FAILED: {applies - exact} applies stored at other offsets than selected")
+        wrong = [(d["start"], d["quote"], r["start"], r["quote"]) for r, d in zip(added, done, strict=False)
+                 if r["start"] != d["start"] or r["quote"] != d["quote"]]  # synthetic text: safe to print
+        raise SystemExit(f"FAILED: {applies - exact} applies stored at other offsets than selected "
+                         f"(selected start, quote → stored start, quote): {wrong}")
 
 
 def main() -> None:
