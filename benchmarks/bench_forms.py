@@ -340,6 +340,18 @@ def time_to_form(base: str, token: str, stay: float) -> float:
     return elapsed
 
 
+def warm_up(base: str, tokens: list[str], tries: int = 3) -> None:
+    """The unmeasured first visit; retried, as one stalled page (seen once under a busy test run,
+    not understood yet) must not void the measured ones, which count their own failures."""
+    for attempt in range(tries):
+        try:
+            time_to_form(base, tokens.pop(), 0)
+            return
+        except PageGone as exc:
+            print(f"  warm-up visit {attempt + 1} failed: {exc}", file=sys.stderr)
+    raise PageGone(f"no form after {tries} warm-up visits")
+
+
 def arrivals(server: FormsServer, tokens: list[str], window: float, stay: float) -> list[float]:
     """Each participant starts at its slot in the window; returns every time to interactive."""
     gap = window / max(1, len(tokens))
@@ -367,11 +379,12 @@ def bench_arrivals(participants: int, window: float, stay: float, pool_size: int
     for preheat in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(home=Path(tmp) / "var", forms_port=free_ports(1)[0])
-            tokens = seed(settings, participants)
+            tokens = seed(settings, participants + 2)
+            spare, tokens = tokens[participants - 1:], tokens[:participants - 1]  # warm-up, measured
             with FormsServer(settings, preheat=preheat, pool_size=pool_size) as server:
                 # One visit first: the server's own caches are warm and, preheated, the pool is
                 # full, as on a service that has been up for a while.
-                time_to_form(server.base, tokens.pop(), 0)
+                warm_up(server.base, spare)
                 if preheat:
                     server.wait_pool(pool_size)
                 results[preheat] = arrivals(server, tokens, window, stay)
