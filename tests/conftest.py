@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -97,9 +97,6 @@ class PgDatabases:
         self.names.append(name)
         return name
 
-    def url(self, name: str) -> str:
-        return _pg_url(name)
-
     def drop_all(self) -> None:
         with _pg_admin() as admin:
             for name in reversed(self.names):
@@ -126,23 +123,29 @@ def pg_warehouse_template(pg_databases: PgDatabases) -> str:
     return name
 
 
-def empty_warehouse(kind: str, request: pytest.FixtureRequest, tmp: Path) -> Engine:
-    """An empty warehouse (schema + mini-vocabulary): a DuckDB file, or a copy of the template."""
+@pytest.fixture(scope="session")
+def new_warehouse(request: pytest.FixtureRequest) -> Callable[[str, Path], Engine]:
+    """Makes an empty warehouse (schema + mini-vocabulary): a DuckDB file in a folder, or a copy of
+    the PostgreSQL template (asked for only then, so DuckDB-only runs need no server)."""
     from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
-    if kind == "duckdb":
-        engine = connect(f"duckdb:///{tmp / 'warehouse.duckdb'}")
-        create_schema(engine)
-        load_mini_vocabulary(engine)
-        return engine
-    template = request.getfixturevalue("pg_warehouse_template")
-    return connect(_pg_url(request.getfixturevalue("pg_databases").create(template)))
+    def make(kind: str, folder: Path) -> Engine:
+        if kind == "duckdb":
+            engine = connect(f"duckdb:///{folder / 'warehouse.duckdb'}")
+            create_schema(engine)
+            load_mini_vocabulary(engine)
+            return engine
+        template = request.getfixturevalue("pg_warehouse_template")
+        return connect(_pg_url(request.getfixturevalue("pg_databases").create(template)))
+
+    return make
 
 
 @pytest.fixture(params=WAREHOUSES)
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path,
+              new_warehouse: Callable[[str, Path], Engine]) -> Iterator[Engine]:
     """An empty warehouse for one test, on DuckDB and on PostgreSQL."""
-    engine = empty_warehouse(request.param, request, tmp_path)
+    engine = new_warehouse(request.param, tmp_path)
     yield engine
     engine.dispose()
 

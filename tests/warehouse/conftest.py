@@ -3,7 +3,8 @@ PostgreSQL (empty warehouses per test come from the root conftest)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -31,17 +32,10 @@ def sample_frames(sample_batches: list[dict[str, pa.Table]]) -> dict[str, pd.Dat
 
 @pytest.fixture(scope="session", params=WAREHOUSES)
 def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           new_warehouse: Callable[[str, Path], Engine],
            sample_batches: list[dict[str, pa.Table]]) -> Iterator[Engine]:
     """A read-only warehouse holding the sample cohort, shared by the query tests."""
-    from workbench.warehouse import connect, create_schema, load_mini_vocabulary
-
-    if request.param == "duckdb":
-        engine = connect(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'loaded.duckdb'}")
-        create_schema(engine)
-        load_mini_vocabulary(engine)
-    else:
-        dbs = request.getfixturevalue("pg_databases")
-        engine = connect(dbs.url(dbs.create(request.getfixturevalue("pg_warehouse_template"))))
+    engine = new_warehouse(request.param, tmp_path_factory.mktemp("wh"))
     for i, batch in enumerate(sample_batches):
         load_tables(engine, f"sample-{i}", batch, source="tests", loaded_by="pytest")
     yield engine

@@ -52,8 +52,8 @@ def test_schema_has_every_table_with_v54_columns(warehouse: sa.Engine) -> None:
 
 
 @pytest.mark.postgres
-def test_postgresql_gets_real_keys(pg_databases, pg_warehouse_template: str) -> None:
-    engine = connect(pg_databases.url(pg_databases.create(pg_warehouse_template)))
+def test_postgresql_gets_real_keys(new_warehouse, tmp_path) -> None:
+    engine = new_warehouse("postgresql", tmp_path)
     inspector = sa.inspect(engine)
     assert inspector.get_pk_constraint("person")["constrained_columns"] == ["person_id"]
     targets = {fk["referred_table"] for fk in inspector.get_foreign_keys("observation")}
