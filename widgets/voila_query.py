@@ -37,15 +37,15 @@ def query_url(environ: dict[str, str] | None = None) -> str:
     return f"{protocol}://{ip}:{port}{base}voila/query/{env.get(ENV['kernel_id'])}"
 
 
-CONNECT_TRIES = 12  # x 10 s: a preheated kernel connects while the server may still be busy starting
+CONNECT_TRIES = 12  # a refused try takes ~1 s, a try that gets no answer up to 11 s
 
 
 async def _receive(url: str, tries: int = CONNECT_TRIES) -> str | None:
     """The visitor's variables; ``None`` only when Voila could not be reached at all.
 
-    A preheated kernel connects long before its visitor arrives, often while the service is still
-    filling its pool; giving up after one slow connect would leave the kernel rendering a
-    "bad link" page for whoever takes it, so connecting is retried.
+    A preheated kernel connects long before its visitor arrives, possibly before the service
+    accepts connections or while it is too busy to answer; giving up after one failed connect
+    would leave the kernel rendering a "bad link" page for whoever takes it, so it retries.
     """
     import websockets
 
