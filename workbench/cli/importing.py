@@ -1,5 +1,8 @@
 """`weshare import fhir|omop|csv|wearables|runs`: the connectors, with a progress bar and the run report.
 
+``weshare import fhir … --study CODE`` enrols the bundle's patients in a study of the operational
+store instead of loading the warehouse.
+
 The same functions serve the dashboards (``workbench.connectors``); this module only reads the
 command line, opens the stores and prints. Exit 0 once a run completed (even with rejected
 rows, which the report lists), 1 with ``--strict`` if anything was rejected, 2 on an error.
@@ -19,8 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from workbench.cli._common import add_command, settings
-from workbench.connectors import RunReport, import_csv, import_fhir, import_omop, import_wearables
+from workbench.cli._common import add_command, settings, store_session
+from workbench.connectors import (
+    RunReport,
+    import_csv,
+    import_fhir,
+    import_fhir_into_study,
+    import_omop,
+    import_wearables,
+)
 from workbench.connectors.state import ensure_state, runs
 from workbench.trusted_party import TrustedParty, open_trusted_party
 from workbench.warehouse import connect, create_schema, load_mini_vocabulary
@@ -73,6 +83,10 @@ def _run(args: argparse.Namespace, work: Callable[[Engine, TrustedParty, str, An
             report = work(warehouse, tp, actor, bar)
     finally:
         bar.close()
+    return _print(args, report)
+
+
+def _print(args: argparse.Namespace, report: RunReport) -> int:
     print(report)
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n", encoding="utf-8")
@@ -80,8 +94,24 @@ def _run(args: argparse.Namespace, work: Callable[[Engine, TrustedParty, str, An
 
 
 def _fhir(args: argparse.Namespace) -> int:
+    if args.study:
+        return _fhir_study(args)
     return _run(args, lambda wh, tp, actor, bar: import_fhir(
         wh, tp, [Path(p) for p in args.paths], source=args.source, actor=actor, progress=bar))
+
+
+def _fhir_study(args: argparse.Namespace) -> int:
+    """Into the operational store's study (no warehouse involved); committed once the run completed."""
+    cfg = settings()
+    bar = _Bar(args.quiet)
+    actor = args.actor or f"cli:{getpass.getuser()}"
+    try:
+        with open_trusted_party(cfg) as tp, store_session(cfg) as session:
+            report = import_fhir_into_study(session, tp, [Path(p) for p in args.paths], study=args.study,
+                                            source=args.source, actor=actor, site=args.site, progress=bar)
+    finally:
+        bar.close()
+    return _print(args, report)
 
 
 def _omop(args: argparse.Namespace) -> int:
@@ -133,6 +163,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = add_command(sub, "fhir", _fhir, "FHIR R4/R4B bundles, resources or NDJSON (files or folders)")
     p.add_argument("paths", nargs="+")
     p.add_argument("--source", required=True, help="the establishment the data come from")
+    p.add_argument("--study", default="", help="enrol the Patients in this active study and store their "
+                                               "questionnaire answers (operational store, not the warehouse)")
+    p.add_argument("--site", default="", help="with --study: the study site the participants belong to")
     common(p)
     p = add_command(sub, "omop", _omop, "an establishment's OMOP CDM database (SQLAlchemy URL)")
     p.add_argument("source_url")

@@ -28,7 +28,8 @@ from workbench.errors import ValidationError
 from workbench.trusted_party.identity import Identity
 from workbench.trusted_party.sources import SourcePatient
 
-__all__ = ["TABLE_OF_DOMAIN", "Unmapped", "map_resource", "patient_record"]
+__all__ = ["ITEM_POSITION", "TABLE_OF_DOMAIN", "Unmapped", "answered_items", "instrument_of", "map_resource",
+           "patient_record"]
 
 EHR, SURVEY = 32817, 32862
 CONDITION_FIELD, SURVEY_FIELD, CONSENT = 1147127, 2000000401, 2000000601
@@ -59,7 +60,7 @@ INSTRUMENTS = {
 }
 _PANELS = {"44249-1": "phq-9", "69737-5": "gad-7"}
 LOINC_ORDINAL = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
-_POSITION = re.compile(r"^(?:q|item|i)?[-_.]?0*(\d{1,2})$", re.IGNORECASE)  # q1, q01, item-3, 7
+ITEM_POSITION = re.compile(r"^(?:q|item|i)?[-_.]?0*(\d{1,2})$", re.IGNORECASE)  # q1, q01, item-3, 7
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -296,7 +297,7 @@ def _condition(resource: dict[str, Any], key: str, where: str, patient: str, url
     return rows
 
 
-def _instrument(url: str) -> str | None:
+def instrument_of(url: str) -> str | None:
     low = url.lower().rstrip("/")
     for code, name in _PANELS.items():
         if low.endswith(code) or f"/q/{code}" in low:
@@ -306,13 +307,13 @@ def _instrument(url: str) -> str | None:
     return tail if tail in INSTRUMENTS else None
 
 
-def _items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def answered_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for item in items:
         out.append(item)
-        out.extend(_items(item.get("item") or []))
+        out.extend(answered_items(item.get("item") or []))
         for answer in item.get("answer") or []:
-            out.extend(_items(answer.get("item") or []))
+            out.extend(answered_items(answer.get("item") or []))
     return out
 
 
@@ -321,7 +322,7 @@ def _questionnaire(resource: dict[str, Any], key: str, where: str, patient: str,
     if resource.get("status") not in ("completed", "amended"):
         raise Unmapped(f"status {resource.get('status')}: only completed answers are imported")
     url = str(resource.get("questionnaire") or "")
-    name = _instrument(url)
+    name = instrument_of(url)
     if name is None:
         raise Unmapped(f"unmapped questionnaire {url or '(none given)'}")
     (survey_vocab, survey_code), item_vocab, codes = INSTRUMENTS[name]
@@ -336,13 +337,13 @@ def _questionnaire(resource: dict[str, Any], key: str, where: str, patient: str,
         "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
         "survey_source_value": name, "survey_source_identifier": (resource.get("id") or "")[:100] or None,
         "timing_source_value": event})]
-    for item in _items(resource.get("item") or []):
+    for item in answered_items(resource.get("item") or []):
         answers = item.get("answer") or []
         if not answers:
             continue
         link = str(item.get("linkId") or "").strip("/")
         code = link if link in codes else None
-        position = _POSITION.match(link)
+        position = ITEM_POSITION.match(link)
         if code is None and position and 1 <= int(position.group(1)) <= len(codes):
             code = codes[int(position.group(1)) - 1]
         concept = cmap.get(item_vocab, code) if code else cmap.get("LOINC", link)
