@@ -139,8 +139,7 @@ def test_bad_input_rejects_rows_with_reasons_and_imports_the_valid_ones(
          "valueQuantity": {"value": "SECRET-abc"}},
         {"resourceType": "Condition", "id": "odd-code", "subject": subject, "onsetDateTime": "2021-01-01",
          "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "C99.9"}]}},
-        {"resourceType": "Encounter", "id": "enc1", "status": "finished",
-         "class": {"code": "AMB"}, "subject": subject},
+        {"resourceType": "Specimen", "id": "sp1", "subject": subject},
         {"resourceType": "Observation", "id": "orphan-stage", "status": "final", "subject": subject,
          "code": {"coding": [{"system": "http://loinc.org", "code": "21905-5"}]},
          "effectiveDateTime": "2021-01-01", "focus": [{"reference": "Condition/missing"}],
@@ -164,7 +163,7 @@ def test_bad_input_rejects_rows_with_reasons_and_imports_the_valid_ones(
     assert reasons["Observation/no-code"].startswith("invalid FHIR: code: Field required")
     assert "valueQuantity.value" in reasons["Observation/no-code"]
     assert reasons["Condition/odd-code"] == "unmapped code http://hl7.org/fhir/sid/icd-10|C99.9"
-    assert reasons["Encounter/enc1"] == "resource type Encounter is not imported"
+    assert reasons["Specimen/sp1"] == "resource type Specimen is not imported"
     assert "refers to Condition/missing" in reasons["Observation/orphan-stage"]
     assert "patient was rejected or is missing" in reasons["Patient/nobody"]
     assert reasons["broken.json"].startswith("not JSON")

@@ -31,8 +31,11 @@ from workbench.warehouse.schema import metadata
 
 __all__ = ["SUPPORTED", "import_fhir", "read_resources", "validate_resource"]
 
-SUPPORTED = ("Patient", "Condition", "Observation", "Procedure", "MedicationAdministration",
+SUPPORTED = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "MedicationAdministration",
              "MedicationStatement", "QuestionnaireResponse", "Consent")
+# Rows are resolved in this order, so a reference to a visit or a condition finds it whatever the
+# order of the bundle's entries.
+_ORDER = {"Encounter": 0, "Condition": 1}
 _MODELS = {name: get_fhir_model_class(name) for name in SUPPORTED}
 
 
@@ -137,7 +140,7 @@ def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, sour
                 patients[key] = record
                 if death is not None:
                     rows.append(death)
-        for where, key, resource in entries:
+        for where, key, resource in sorted(entries, key=lambda e: _ORDER.get(e[2]["resourceType"], 2)):
             kind = resource["resourceType"]
             if kind == "Patient":
                 continue

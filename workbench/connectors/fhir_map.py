@@ -6,7 +6,10 @@
   (TNM, stage group, performance status) → measurement linked to the condition
   (``measurement_event_id`` + ``meas_event_field_concept_id`` 1147127, OMOP oncology model).
 - Observation, Procedure, MedicationAdministration/MedicationStatement → the table of their
-  concept's domain (measurement, observation, procedure_occurrence, drug_exposure).
+  concept's domain (measurement, observation, procedure_occurrence, drug_exposure); each
+  Observation ``component`` (blood pressure's systolic and diastolic) is a row of its own.
+- Encounter → visit_occurrence; a Condition, Observation or Procedure whose ``encounter`` was
+  imported gets its ``visit_occurrence_id``.
 - QuestionnaireResponse → survey_conduct + one observation per answer (scores by domain).
 - Consent → an observation (permit); an active Consent that *denies* research use records the
   patient's opposition at the trusted party, and none of their rows is imported.
@@ -34,6 +37,7 @@ __all__ = ["ITEM_POSITION", "TABLE_OF_DOMAIN", "Unmapped", "answered_items", "in
 EHR, SURVEY = 32817, 32862
 CONDITION_FIELD, SURVEY_FIELD, CONSENT = 1147127, 2000000401, 2000000601
 GENDER = {"male": (8507, "M"), "female": (8532, "F"), "other": (0, "X"), "unknown": (0, "U")}
+VISITS = {"AMB": 9202, "IMP": 9201, "EMER": 9203}  # v3 ActCode class → OMOP visit concept
 TABLE_OF_DOMAIN = {"Condition": "condition_occurrence", "Procedure": "procedure_occurrence",
                    "Drug": "drug_exposure", "Measurement": "measurement"}
 _COLUMNS = {  # table → (concept, source concept, source value, start date, datetime, type)
@@ -207,21 +211,9 @@ def map_resource(kind: str, resource: dict[str, Any], key: str, where: str, urls
     if kind == "Condition":
         return _condition(resource, key, where, patient, urls, cmap)
     if kind == "Observation":
-        concept, label = cmap.coding((resource.get("code") or {}).get("coding"))
-        concept = _need(concept, label)
-        table = _table(concept)
-        day, moment = _when(resource, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
-        values = _event(table if table in _COLUMNS else "observation", concept, label, day, moment)
-        table = table if table in _COLUMNS else "observation"
-        if table in _EVENT:
-            values.update(_value(table, resource, cmap))
-        links = {}
-        focus = [reference(f, urls) for f in (resource.get("focus") or [])]
-        condition = next((f for f in focus if f and f.startswith("Condition/")), None)
-        if condition and table in _EVENT:
-            links[_EVENT[table][0]] = condition
-            values[_EVENT[table][1]] = CONDITION_FIELD
-        return [Row(key, where, table, patient, values, links)]
+        return _observation(resource, key, where, patient, urls, cmap, reject)
+    if kind == "Encounter":
+        return _encounter(resource, key, where, patient)
     if kind == "Procedure":
         if resource.get("status") == "not-done":
             raise Unmapped("status not-done: nothing happened")
@@ -230,7 +222,8 @@ def map_resource(kind: str, resource: dict[str, Any], key: str, where: str, urls
         day, moment = _when(resource, "performedDateTime", "performedPeriod")
         table = _table(concept)
         table = table if table in _COLUMNS else "observation"
-        return [Row(key, where, table, patient, _event(table, concept, label, day, moment))]
+        return [Row(key, where, table, patient, _event(table, concept, label, day, moment),
+                    optional=_visit(resource, urls))]
     if kind in ("MedicationAdministration", "MedicationStatement"):
         if resource.get("status") in ("not-taken", "not-done"):
             raise Unmapped(f"status {resource['status']}: not taken")
@@ -259,6 +252,71 @@ def map_resource(kind: str, resource: dict[str, Any], key: str, where: str, urls
     raise Unmapped(f"resource type {kind} is not imported")
 
 
+def _visit(resource: dict[str, Any], urls: dict[str, str]) -> dict[str, str]:
+    """``visit_occurrence_id`` → the Encounter referred to; set only if that Encounter is imported."""
+    encounter = reference(resource.get("encounter"), urls)
+    return {"visit_occurrence_id": encounter} if encounter and encounter.startswith("Encounter/") else {}
+
+
+def _has_value(element: dict[str, Any]) -> bool:
+    return any(name.startswith("value") for name in element)
+
+
+def _observation(resource: dict[str, Any], key: str, where: str, patient: str, urls: dict[str, str],
+                 cmap: ConceptMap, reject: Callable[[str, str], None]) -> list[Row]:
+    """One row for the Observation's own value, one per ``component`` (blood pressure: systolic and
+    diastolic); a panel without a value of its own gives only its components."""
+    day, moment = _when(resource, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+    focus = [reference(f, urls) for f in (resource.get("focus") or [])]
+    condition = next((f for f in focus if f and f.startswith("Condition/")), None)
+    visit = _visit(resource, urls)
+    components = resource.get("component") or []
+
+    def row(part: dict[str, Any], concept: Concept, label: str, row_key: str, row_where: str) -> Row:
+        table = _table(concept)
+        table = table if table in _EVENT else "observation"
+        values = _event(table, concept, label, day, moment)
+        values.update(_value(table, part, cmap))
+        links = {}
+        if condition:
+            links[_EVENT[table][0]] = condition
+            values[_EVENT[table][1]] = CONDITION_FIELD
+        return Row(row_key, row_where, table, patient, values, links, visit)
+
+    rows = []
+    if _has_value(resource) or not components:
+        concept, label = cmap.coding((resource.get("code") or {}).get("coding"))
+        rows.append(row(resource, _need(concept, label), label, key, where))
+    for n, part in enumerate(components, start=1):
+        concept, label = cmap.coding((part.get("code") or {}).get("coding"))
+        if concept is None:  # this component is rejected, the others are kept
+            reject(f"{where} component {n}", f"unmapped code {label or '(none given)'}")
+        elif not _has_value(part):
+            reject(f"{where} component {n}", f"component {label} has no value")
+        else:
+            rows.append(row(part, concept, label, f"{key}#component-{label}", f"{where} component {n}"))
+    return rows
+
+
+def _encounter(resource: dict[str, Any], key: str, where: str, patient: str) -> list[Row]:
+    """Encounter → visit_occurrence (class AMB/IMP/EMER → outpatient, inpatient, emergency visit)."""
+    status = resource.get("status")
+    if status in ("planned", "cancelled", "unknown"):
+        raise Unmapped(f"status {status}: no visit took place")
+    code = str((resource.get("class") or {}).get("code") or "")
+    if code not in VISITS:
+        raise Unmapped(f"unmapped encounter class {code or '(none given)'} (known: {', '.join(VISITS)})")
+    day, moment = _when(resource, "period")
+    period = resource.get("period") or {}
+    end = fhir_date(period.get("end")) or day
+    if end < day:
+        raise Unmapped("period.end is before period.start")
+    return [Row(key, where, "visit_occurrence", patient, {
+        "visit_concept_id": VISITS[code], "visit_source_value": code, "visit_source_concept_id": 0,
+        "visit_start_date": day, "visit_start_datetime": moment, "visit_end_date": end,
+        "visit_end_datetime": fhir_datetime(period.get("end")), "visit_type_concept_id": EHR})]
+
+
 def denies_research(resource: dict[str, Any]) -> bool:
     """An active Consent whose base provision denies (the patient refused research reuse)."""
     return resource.get("status") == "active" and (resource.get("provision") or {}).get("type") == "deny"
@@ -280,7 +338,7 @@ def _condition(resource: dict[str, Any], key: str, where: str, patient: str, url
         values["condition_end_date"] = fhir_date(resource.get("abatementDateTime"))
         status = ((resource.get("clinicalStatus") or {}).get("coding") or [{}])[0].get("code")
         values["condition_status_source_value"] = (status or None)
-    rows = [Row(key, where, table, patient, values)]
+    rows = [Row(key, where, table, patient, values, optional=_visit(resource, urls))]
     for n, stage in enumerate(resource.get("stage") or [], start=1):
         summary = stage.get("summary")
         if not summary:

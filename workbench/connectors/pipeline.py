@@ -69,6 +69,7 @@ class Row:
     patient: str                      # PatientRecord.key
     values: dict[str, Any]
     links: dict[str, str] = field(default_factory=dict)   # column → key of the referenced row
+    optional: dict[str, str] = field(default_factory=dict)  # the same, set only if that row is known
 
 
 def new_run_id() -> str:
@@ -197,6 +198,7 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
         assigned: dict[str, int] = {k: r.target_id for k, r in state.items()}
         seen: set[str] = set()
         left_out: dict[tuple[str, str], int] = {}
+        unlinked = 0
         dates: dict[int, list[date]] = {}
         death = metadata.tables["death"]
         alive = sorted(set(person_of.values()))
@@ -224,9 +226,14 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                 report.reject(row.where, f"refers to {missing}, which is neither in this input "
                                          "nor imported before (or was rejected)")
                 continue
+            links = row.links
+            if row.optional:
+                known = {c: k for c, k in row.optional.items() if k in assigned}
+                unlinked += len(row.optional) - len(known)
+                links = {**row.links, **known}
             seen.add(row.key)
             pid = person_of[row.patient]
-            digest = _digest(row.table, values, pid, {c: assigned[k] for c, k in row.links.items()})
+            digest = _digest(row.table, values, pid, {c: assigned[k] for c, k in links.items()})
             old = state.get(row.key)
             if old is not None and old.content_sha256 == digest:
                 report.unchanged += 1
@@ -252,7 +259,7 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                 ids[row.table] += 1
                 report.inserted[row.table] += 1
             assigned[row.key] = target
-            values.update({c: assigned[k] for c, k in row.links.items()})
+            values.update({c: assigned[k] for c, k in links.items()})
             pk = primary_key(row.table)
             if pk:
                 values[pk[0]] = target
@@ -265,6 +272,9 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
                               "table_name": row.table, "target_id": target, "person_id": pid,
                               "run_id": report.run_id, "_old": old is not None})
         tick("rows", len(rows), len(rows))
+        if unlinked:
+            report.notes.append(f"{unlinked} record(s) refer to a visit (Encounter) that is not imported: "
+                                "loaded without visit_occurrence_id")
         for (key, why), count in sorted(left_out.items()):
             where = patients[key].where if key in patients else key
             report.reject(where, f"{why} ({count} record(s) left out)")

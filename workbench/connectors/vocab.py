@@ -9,7 +9,8 @@ is *unmapped*: the connectors reject the row and say which code.
 
 ``ensure_connector_vocabulary`` adds the concepts connectors need beyond the mini-vocabulary
 (ICD-10 cancer sites, TNM staging and performance status, common measurements, wearable
-metrics, ATC drugs, a consent concept), as provisional or custom concepts, once.
+metrics, blood pressure, the emergency visit concept, ATC drugs, a consent concept), as
+provisional or custom concepts, once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from workbench.warehouse.vocabulary import ancestors_from_relationships
 
 __all__ = ["SYSTEMS", "Concept", "ConceptMap", "ensure_connector_vocabulary", "vocabulary_of"]
 
-LOAD_ID = "vocabulary:weshare-connectors-1"
+# Bumped when data/ gains concepts: a warehouse that loaded an earlier set gets only the new ones.
+LOAD_ID = "vocabulary:weshare-connectors-2"
 # FHIR code system URI → OMOP vocabulary_id (ICD-10 as WHO and as the French CIM-10).
 SYSTEMS = {
     "http://snomed.info/sct": "SNOMED",
