@@ -3,6 +3,7 @@
     from secure_bubble.client import Warehouse
     wh = Warehouse("P2026-0001")            # token and URL come from the server's environment
     scores = wh.extract(["qlq-c30.*"])      # a pandas DataFrame, project pseudonyms only
+    people = wh.extract(["demographics", "arm"])  # sex, birth year, arm: if the project was approved for them
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Warehouse:
 
     def extract(self, variables: list[str]) -> pd.DataFrame:
         """Approved variables of the project as a long table: participant, study, event, date,
-        variable, value."""
+        variable, value, text (sex and arm are text; answers, scores and birth year are values)."""
         reply = requests.post(f"{self.url}/api/extract", json={"project": self.project, "variables": variables},
                               headers={"Authorization": f"token {self.token}"}, timeout=self.timeout)
         if reply.status_code != 200:

@@ -89,7 +89,7 @@ def _seed_study(session: Session, spec: CohortSpec, cohort: pd.DataFrame) -> Stu
     )
     configure_study(session, DEMO_STUDY, actor=ACTOR, sponsor_status="partner", sponsor_sector="academic",
                     timing="prospective", modules=["epro", "consent", "randomisation", "bubble"],
-                    deposit_plan=["demographics", "condition", "qlq-c30.*", "phq-9.*", "gad-7.*"],
+                    deposit_plan=["demographics", "condition", "arm", "qlq-c30.*", "phq-9.*", "gad-7.*"],
                     contract={"needs": "ePRO at 8 time points", "projects_per_year": 2,
                               "publication_rules": "Acknowledge ANR-21-ESRE-0017 (France 2030)"})
     for code, ratio in spec.arms:

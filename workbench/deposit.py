@@ -43,6 +43,7 @@ REGISTRY = 32879
 CANCER_SITES = {"breast": "254837009", "lung": "363358000", "colorectal": "363406005",
                 "prostate": "399068003", "ovary": "363443007"}
 GENERIC_CANCER = "363346000"
+ARM_CONCEPT = "WeShare:arm"
 
 
 @dataclass
@@ -88,6 +89,12 @@ def plan_variables(session: Session, study: Study, answers: pd.DataFrame | None 
     chosen: dict[str, set[str] | None] = {}
     for entry in plan:
         if entry in ("demographics", "condition"):
+            chosen[entry] = None
+            continue
+        if entry == "arm":
+            if not study.arms:
+                raise ValidationError(f"planned variable 'arm': study {study.code} has no arms",
+                                      where="deposit plan")
             chosen[entry] = None
             continue
         instrument, _, item = entry.partition(".")
@@ -160,9 +167,9 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     tick("participants", 0, 1)
     people = pd.DataFrame(session.execute(
         sa.select(Participant.id, Participant.pseudonym, Participant.inclusion_date, Participant.baseline,
-                  Participant.reuse_opposed, Participant.data_use_stopped)
+                  Participant.reuse_opposed, Participant.data_use_stopped, Participant.arm)
         .where(Participant.study_id == study.id)).all(),
-        columns=["pid", "pseudonym", "inclusion", "baseline", "opposed", "stopped"])
+        columns=["pid", "pseudonym", "inclusion", "baseline", "opposed", "stopped", "arm"])
     report = DepositReport(study.code, load_id)
     allowed = people[~(people["opposed"] | people["stopped"])]
     translation = tp.translate(allowed["pseudonym"].tolist(), f"study:{study.code}", "warehouse",
@@ -270,6 +277,9 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
         "observation_source_value": answers["variable"],
         "observation_type_concept_id": PATIENT_FILLED_SURVEY,
     })
+    if "arm" in chosen:
+        tables["observation"] = pd.concat([tables["observation"], _arm_rows(
+            study.code, people, concepts, ids["observation"] + len(tables["observation"]))], ignore_index=True)
     scores = score_measurements(every_item, {k for k, v in chosen.items() if v is None}, dates, concepts,
                                 ids["measurement"])
     if not scores.empty:
@@ -287,3 +297,21 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
     return tables
 
 
+
+
+def _arm_rows(study_code: str, people: pd.DataFrame, concepts: dict[str, int], first_id: int) -> pd.DataFrame:
+    """One observation per randomised participant: the arm as text, dated at inclusion.
+
+    The source value names the study (``S1:arm``) because one warehouse person may have been
+    randomised in several studies; the gateway serves a study's arm by it.
+    """
+    randomised = people[people["arm"].notna() & (people["arm"].astype(str) != "")]
+    return pd.DataFrame({
+        "observation_id": np.arange(len(randomised), dtype="int64") + first_id,
+        "person_id": randomised["person_id"].astype("int64").to_numpy(),
+        "observation_concept_id": concepts[ARM_CONCEPT],
+        "observation_date": pd.to_datetime(randomised["inclusion"]).to_numpy(),
+        "value_as_string": randomised["arm"].astype(str).to_numpy(),
+        "observation_source_value": f"{study_code}:arm"[:50],
+        "observation_type_concept_id": REGISTRY,
+    })

@@ -31,7 +31,14 @@ __all__ = ["approved_project", "extract", "extract_statements"]
 T = metadata.tables
 PERSON, OBS, SURVEY, CONDITION = T["person"], T["observation"], T["survey_conduct"], T["condition_occurrence"]
 SCHEMA = pa.schema([("participant", pa.string()), ("study", pa.string()), ("event", pa.string()),
-                    ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64())])
+                    ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64()),
+                    ("text", pa.string())])
+_COLUMNS = pa.schema([("code", pa.string()), ("event", pa.string()), ("date", pa.date32()),
+                      ("variable", pa.string()), ("value", pa.float64()), ("text", pa.string())])
+# Variables about the person rather than a questionnaire, each asked for (and approved) by name:
+# ``demographics`` gives sex and birth year, ``arm`` the randomised arm deposited by the study.
+PERSON_VARIABLES = ("condition", "demographics", "arm")
+GENDERS = {8532: "female", 8507: "male"}
 
 
 def approved_project(session: Session, project_code: str, username: str, *, now: datetime | None = None) -> Project:
@@ -57,7 +64,7 @@ def approved_project(session: Session, project_code: str, username: str, *, now:
     return project
 
 
-_VARIABLE = re.compile(r"^(condition|[a-z0-9][a-z0-9-]{0,31}\.(\*|[A-Za-z0-9]{1,32}))$")
+_VARIABLE = re.compile(r"^(condition|demographics|arm|[a-z0-9][a-z0-9-]{0,31}\.(\*|[A-Za-z0-9]{1,32}))$")
 
 
 def _allowed(project: Project, variables: list[str]) -> dict[str, list[str]]:
@@ -82,14 +89,18 @@ def _allowed(project: Project, variables: list[str]) -> dict[str, list[str]]:
 
 
 def extract_statements(study: str, patterns: list[str]) -> list[tuple[str, sa.Select]]:  # type: ignore[type-arg]
-    """The warehouse queries behind one study's part of an extract (also used by the benchmark)."""
+    """The warehouse queries behind one study's part of an extract (also used by the benchmark).
+
+    Every statement gives the same columns: code, event, date, variable, value, text.
+    """
     out = []
-    like = [p.replace("*", "%") for p in patterns if p != "condition"]  # names hold no % or _
+    no_text = sa.cast(sa.null(), sa.String).label("text")
+    like = [p.replace("*", "%") for p in patterns if p not in PERSON_VARIABLES]  # names hold no % or _
     if like:
         out.append(("survey", sa.select(
             PERSON.c.person_source_value.label("code"), SURVEY.c.timing_source_value.label("event"),
             OBS.c.observation_date.label("date"), OBS.c.observation_source_value.label("variable"),
-            OBS.c.value_as_number.label("value"))
+            OBS.c.value_as_number.label("value"), no_text)
             .join(SURVEY, SURVEY.c.survey_conduct_id == OBS.c.observation_event_id)
             .join(PERSON, PERSON.c.person_id == OBS.c.person_id)
             .where(SURVEY.c.survey_source_identifier == study,
@@ -98,9 +109,31 @@ def extract_statements(study: str, patterns: list[str]) -> list[tuple[str, sa.Se
         out.append(("condition", sa.select(
             PERSON.c.person_source_value.label("code"), sa.literal("").label("event"),
             CONDITION.c.condition_start_date.label("date"), sa.literal("condition").label("variable"),
-            sa.cast(CONDITION.c.condition_concept_id, sa.Float).label("value"))
+            sa.cast(CONDITION.c.condition_concept_id, sa.Float).label("value"), no_text)
             .join(PERSON, PERSON.c.person_id == CONDITION.c.person_id)
             .where(CONDITION.c.condition_source_value.like(f"{study}:%"))))
+    arm_of_study = OBS.c.observation_source_value == f"{study}:arm"[:50]
+    if "arm" in patterns:
+        out.append(("arm", sa.select(
+            PERSON.c.person_source_value.label("code"), sa.literal("").label("event"),
+            OBS.c.observation_date.label("date"), sa.literal("arm").label("variable"),
+            sa.cast(sa.null(), sa.Float).label("value"), OBS.c.value_as_string.label("text"))
+            .join(PERSON, PERSON.c.person_id == OBS.c.person_id).where(arm_of_study)))
+    if "demographics" in patterns:
+        # The study's people: whoever it deposited a sitting, a diagnosis or an arm for.
+        members = sa.union(
+            sa.select(SURVEY.c.person_id).where(SURVEY.c.survey_source_identifier == study),
+            sa.select(CONDITION.c.person_id).where(CONDITION.c.condition_source_value.like(f"{study}:%")),
+            sa.select(OBS.c.person_id).where(arm_of_study)).subquery("members")
+        base = PERSON.join(members, members.c.person_id == PERSON.c.person_id)
+        sex = sa.case(GENDERS, value=PERSON.c.gender_concept_id, else_="other")
+        for variable, value, text in (("sex", sa.cast(sa.null(), sa.Float), sex),
+                                      ("birth_year", sa.cast(PERSON.c.year_of_birth, sa.Float), None)):
+            out.append((variable, sa.select(
+                PERSON.c.person_source_value.label("code"), sa.literal("").label("event"),
+                sa.cast(sa.null(), sa.Date).label("date"), sa.literal(variable).label("variable"),
+                value.label("value"), (text if text is not None else sa.cast(sa.null(), sa.String)).label("text"))
+                .select_from(base)))
     return out
 
 
@@ -117,7 +150,9 @@ def _fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: ign
 
 def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
             variables: list[str]) -> pa.Table:
-    """Long table (participant, study, event, date, variable, value) of approved data only.
+    """Long table (participant, study, event, date, variable, value, text) of approved data only.
+
+    ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
 
     Stays columnar end to end: each distinct person is translated once by the trusted party and
     the pseudonyms are laid over the rows with an index lookup, so a million-row extract costs
@@ -131,10 +166,8 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
             for _kind, stmt in extract_statements(study, patterns):
                 table = _fetch_arrow(conn, stmt)
                 parts.append(table.append_column("study", pa.array([study] * table.num_rows, pa.string())))
-    columns = ["code", "event", "date", "variable", "value", "study"]
-    data = pa.concat_tables([t.select(columns).cast(pa.schema([
-        ("code", pa.string()), ("event", pa.string()), ("date", pa.date32()), ("variable", pa.string()),
-        ("value", pa.float64()), ("study", pa.string())])) for t in parts]) if parts else None
+    schema = _COLUMNS.append(pa.field("study", pa.string()))
+    data = pa.concat_tables([t.select(schema.names).cast(schema) for t in parts]) if parts else None
     codes = pc.unique(data["code"]).drop_null() if data is not None else pa.array([], pa.string())
     translation = tp.translate(codes.to_pylist(), "warehouse", f"project:{project.code}", actor=username,
                                reason=f"extract for {project.code}")

@@ -104,3 +104,27 @@ def gateway_extract(persons: int = DEMO_PERSONS, seed: int = 7) -> pd.DataFrame:
             "value": obs["value_as_number"].astype(float),
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def gateway_person_rows(persons: int = DEMO_PERSONS, seed: int = 7) -> pd.DataFrame:
+    """The same cohort's ``demographics`` and ``arm`` rows as the gateway serves them (sex and arm
+    as text, birth year as a value), for a project approved for both."""
+    from workbench.warehouse.sample import ARM_CONCEPT, sample_cohort
+
+    frames = []
+    for batch in sample_cohort(persons, seed=seed):
+        person = batch["person"].to_pandas()
+        obs = batch["observation"].to_pandas()
+        arm = obs[obs["observation_concept_id"] == ARM_CONCEPT]
+        code = "PX" + person["person_id"].astype(str).str.zfill(5)
+        common = {"participant": code, "study": "DEMO-QOL", "event": "", "date": pd.NaT}
+        frames += [
+            pd.DataFrame({**common, "variable": "sex", "value": np.nan,
+                          "text": person["gender_concept_id"].map({8532: "female", 8507: "male"})}),
+            pd.DataFrame({**common, "variable": "birth_year", "value": person["year_of_birth"].astype(float),
+                          "text": None}),
+            pd.DataFrame({"participant": "PX" + arm["person_id"].astype(str).str.zfill(5), "study": "DEMO-QOL",
+                          "event": "", "date": pd.to_datetime(arm["observation_date"]), "variable": "arm",
+                          "value": np.nan, "text": arm["value_as_string"]}),
+        ]
+    return pd.concat(frames, ignore_index=True)

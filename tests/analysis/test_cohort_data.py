@@ -22,7 +22,13 @@ from workbench.analysis import (
     received_status,
     time_to_deterioration,
 )
-from workbench.analysis.cohort_data import from_extract, from_warehouse, open_warehouse, ttd_scores
+from workbench.analysis.cohort_data import (
+    from_extract,
+    from_warehouse,
+    gateway_variables,
+    open_warehouse,
+    ttd_scores,
+)
 from workbench.errors import NotFoundError, ValidationError
 
 EVENTS = ("baseline", "M3", "M6", "M12", "M24")
@@ -69,6 +75,29 @@ def test_gateway_items_are_scored_like_the_warehouse(warehouse_data) -> None:  #
     for scale in ("QL2", "PF2", "FA", "DY"):
         np.testing.assert_allclose(both[f"{scale}_gw"], both[f"{scale}_wh"], atol=1e-9)
     np.testing.assert_array_equal(both["day_gw"], both["day_wh"])
+
+
+def test_gateway_person_rows_become_participant_columns(warehouse_data) -> None:  # type: ignore[no-untyped-def]
+    """What a project approved for ``demographics`` and ``arm`` gets: the same columns as the
+    warehouse path, so ``group = "arm"`` works in a project server."""
+    data, _ = warehouse_data
+    items = gateway_extract()
+    people = data.people.assign(participant="PX" + data.people["participant"].astype(int).astype(str).str.zfill(5))
+    rows = [pd.DataFrame({"participant": people["participant"], "study": "DEMO-QOL", "event": "",
+                          "date": pd.NaT, "variable": variable, "value": value, "text": text})
+            for variable, value, text in (("sex", np.nan, people["gender"]),
+                                          ("birth_year", people["year_of_birth"].astype(float), None),
+                                          ("arm", np.nan, people["arm"]))]
+    gw = from_extract(pd.concat([items.assign(text=None), *rows], ignore_index=True))
+    assert set(gw.people.columns) == {"participant", "study", "gender", "year_of_birth", "arm"}
+    merged = gw.people.merge(people, on="participant", suffixes=("_gw", "_wh"))
+    assert len(merged) == DEMO_PERSONS
+    for column in ("gender", "year_of_birth", "arm"):
+        assert (merged[f"{column}_gw"].astype(str) == merged[f"{column}_wh"].astype(str)).all()
+    assert "arm" in gw.table().columns and gw.table()["age"].between(15, 95).all()
+    assert gateway_variables("qlq-c30", "arm") == ["qlq-c30.*", "arm"]
+    assert gateway_variables("qlq-c30", "gender") == ["qlq-c30.*", "demographics"]
+    assert gateway_variables("phq-9", None) == ["phq-9.*"]
 
 
 def test_participant_without_baseline_keeps_a_blank_time_and_is_no_baseline_in_ttd() -> None:
@@ -182,7 +211,7 @@ def test_codes_bad_input() -> None:
 
 @pytest.mark.slow
 def test_a_deposited_demo_study_reads_the_same_way(tmp_path: Path) -> None:
-    """`weshare demo` + `weshare deposit`: the schedule's own time points, scores, no arm."""
+    """`weshare demo` + `weshare deposit`: the schedule's own time points, scores, the arm."""
     from workbench.demo import seed_demo
     from workbench.deposit import deposit_study
     from workbench.settings import Settings
@@ -204,6 +233,7 @@ def test_a_deposited_demo_study_reads_the_same_way(tmp_path: Path) -> None:
     try:
         with session_scope(store) as s:
             seed_demo(s, tp, participants=40, seed=3)
+            arms = sorted(str(a) for a in s.execute(sa.text("SELECT arm FROM participants")).scalars())
             set_status(s, "DEMO-QOL", "closed", actor="test")
         with session_scope(store) as s:
             report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
@@ -213,7 +243,7 @@ def test_a_deposited_demo_study_reads_the_same_way(tmp_path: Path) -> None:
         warehouse.dispose()
         store.dispose()
     assert data.baseline_event == "BL" and data.events[:2] == ("BL", "W06")
-    assert "arm" not in data.people.columns  # the deposit plan holds no arm
+    assert set(data.people["arm"]) == set(arms)  # the demo's deposit plan holds the arm
     with warehouse.connect() as conn:  # participants are named by their warehouse pseudonyms
         codes = set(conn.execute(sa.text("SELECT person_source_value FROM person")).scalars())
     assert set(data.people["participant"]) <= codes and not data.people["participant"].str.isdigit().any()

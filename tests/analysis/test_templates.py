@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tests.analysis.conftest import DEMO_PERSONS, gateway_extract
+from tests.analysis.conftest import DEMO_PERSONS, gateway_extract, gateway_person_rows
 from workbench.reports import execute_notebook
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
@@ -102,16 +102,35 @@ def test_longitudinal_options_baseline_adjustment_other_group_fast_engine(demo_w
 
 
 class _FakeGateway(BaseHTTPRequestHandler):
+    """Answers like the gateway: approved variables only, a 403 naming any other."""
+
     requests: list[dict[str, object]] = []  # noqa: RUF012 — one test, one server
-    payload = b""
+    frame = pd.DataFrame()
+    approved: tuple[str, ...] = ()
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"auth": self.headers.get("Authorization"), **body})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.apache.arrow.stream")
+        cls = type(self)
+        cls.requests.append({"auth": self.headers.get("Authorization"), **body})
+        refused = [v for v in body["variables"] if v not in cls.approved]
+        if refused:
+            self._reply(403, "application/json", json.dumps(
+                {"error": f"variable {refused[0]!r} is not approved for project {body['project']}"}).encode())
+            return
+        person = {"arm": ["arm"], "demographics": ["sex", "birth_year"]}
+        names = [n for v in body["variables"] for n in person.get(v, [])]
+        frame = cls.frame[cls.frame["variable"].str.startswith("qlq-c30.") | cls.frame["variable"].isin(names)]
+        table = pa.Table.from_pandas(frame.assign(date=frame["date"].dt.date), preserve_index=False)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        self._reply(200, "application/vnd.apache.arrow.stream", sink.getvalue().to_pybytes())
+
+    def _reply(self, status: int, kind: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.end_headers()
-        self.wfile.write(type(self).payload)
+        self.wfile.write(payload)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -119,12 +138,8 @@ class _FakeGateway(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
-    frame = gateway_extract()
-    table = pa.Table.from_pandas(frame.assign(date=frame["date"].dt.date), preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    _FakeGateway.payload, _FakeGateway.requests = sink.getvalue().to_pybytes(), []
+    _FakeGateway.frame = pd.concat([gateway_extract().assign(text=None), gateway_person_rows()], ignore_index=True)
+    _FakeGateway.requests, _FakeGateway.approved = [], ("qlq-c30.*", "arm")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -146,9 +161,19 @@ def test_in_a_project_server_the_template_reads_through_the_gateway(gateway: str
 
 
 @pytest.mark.slow
-def test_a_group_the_extract_lacks_is_refused_with_what_to_set(gateway: str) -> None:
+def test_a_project_approved_for_the_arm_gets_the_grouped_analysis(gateway: str) -> None:
+    env = {"JUPYTERHUB_API_TOKEN": "server-token", "WESHARE_PROJECT": "P2026-0001", "WESHARE_GATEWAY_URL": gateway}
+    nb = execute_notebook(TEMPLATES / "cohort_description.ipynb", env=env, timeout=300)
+    text = _texts(nb)
+    assert [r["variables"] for r in _FakeGateway.requests] == [["qlq-c30.*", "arm"]]
+    assert "participant columns: study, arm" in text and "intervention" in text and "control" in text
+
+
+@pytest.mark.slow
+def test_a_group_the_project_is_not_approved_for_is_refused_by_name(gateway: str) -> None:
     env = {"JUPYTERHUB_API_TOKEN": "server-token", "WESHARE_PROJECT": "P2026-0001", "WESHARE_GATEWAY_URL": gateway}
     from workbench.errors import ValidationError
 
-    with pytest.raises(ValidationError, match=r"cell 3 .* no column 'arm' .*set group to one of them, or to None"):
-        execute_notebook(TEMPLATES / "cohort_description.ipynb", env=env, timeout=300)
+    with pytest.raises(ValidationError, match=r"cell \d+ .*'demographics' is not approved for project P2026-0001"):
+        execute_notebook(TEMPLATES / "cohort_description.ipynb", parameters={"group": "gender"}, env=env,
+                         timeout=300)

@@ -136,3 +136,47 @@ def test_scores_of_whole_instruments_are_deposited_as_measurements(engine: Engin
     expected = [score_response("qlq-c30", r.answers)["PF2"] for r in responses]
     got = sorted(round(r[1], 6) for r in rows if r[0] == "qlq-c30.PF2")
     assert got == sorted(round(v, 6) for v in expected if v is not None)
+
+
+def test_planned_arm_is_deposited_per_study_and_read_by_cohort_queries(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    from workbench.warehouse.cohort import CohortQuery
+    from workbench.warehouse.criteria import Cohort
+
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "arm", "phq-9.*"]
+        people = s.execute(select(Participant).order_by(Participant.id)).scalars().all()
+        arms = {p.pseudonym: p.arm for p in people}
+        people[0].arm = None  # included, never randomised: no arm row
+        expected = sorted(a for p, a in arms.items() if p != people[0].pseudonym)
+    _close(engine)
+    with session_scope(engine) as s:
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    with warehouse.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT o.value_as_string, o.observation_source_value, o.observation_date, c.concept_code "
+            "FROM observation o JOIN concept c ON c.concept_id = o.observation_concept_id "
+            "WHERE o.value_as_string IS NOT NULL").all()
+        answers = conn.exec_driver_sql(
+            "SELECT count(*) FROM observation WHERE observation_source_value LIKE 'phq-9.%'").scalar_one()
+    assert sorted(r[0] for r in rows) == expected and answers > 0
+    assert {r[1] for r in rows} == {"DEMO-QOL:arm"} and {r[3] for r in rows} == {"arm"}
+    query = CohortQuery(warehouse, audit=lambda record: None, actor="t", purpose="test")
+    found = query.participants(Cohort("all"), ("person_id", "arm"))
+    assert sorted(found["arm"].dropna()) == expected  # the cohort API's arm column reads them
+
+
+def test_arm_planned_for_a_study_without_arms_is_refused(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    from workbench.studies.models import StudyArm
+
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "arm"]
+        s.execute(sa.delete(StudyArm).where(StudyArm.study_id == study.id))
+    _close(engine)
+    before = table_counts(warehouse)
+    with session_scope(engine) as s, pytest.raises(ValidationError, match="has no arms"):
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert table_counts(warehouse) == before

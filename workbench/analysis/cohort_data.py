@@ -9,7 +9,8 @@ from:
 - ``scores``: one row per participant × time point, with ``date``, ``day`` and ``month`` since the
   participant's baseline assessment, ``visit_month`` (the time point's median month, for figures)
   and one column per scale (QL2, PF2, … for the QLQ-C30);
-- ``people``: one row per participant with what the source knows (arm, sex, birth year).
+- ``people``: one row per participant with what the source knows (arm, gender, year of birth;
+  through the gateway, only what the project asked for and was approved).
 
 Time is counted from each participant's baseline assessment (the time origin of QoLR's TTD).
 A participant without a baseline assessment keeps ``day`` blank and is counted in ``notes``;
@@ -35,9 +36,12 @@ from workbench.instruments.scoring import score_frame
 from workbench.warehouse import Cohort, CohortQuery, connect
 from workbench.warehouse.vocabulary import resolve_codes
 
-__all__ = ["CohortData", "from_extract", "from_warehouse", "open_warehouse", "ttd_scores"]
+__all__ = ["CohortData", "from_extract", "from_warehouse", "gateway_variables", "open_warehouse", "ttd_scores"]
 
 _ITEM = re.compile(r"^q\d+$")
+# What a participant column needs from the gateway (each asked for by name, approved or refused).
+_GROUP_VARIABLES = {"arm": "arm", "gender": "demographics", "year_of_birth": "demographics"}
+_PERSON_ROWS = {"sex": ("text", "gender"), "birth_year": ("value", "year_of_birth"), "arm": ("text", "arm")}
 
 
 @dataclass(frozen=True)
@@ -123,9 +127,22 @@ def from_warehouse(engine: Engine, *, instrument: str = "qlq-c30", actor: str = 
                    baseline_event, f"warehouse {url} (cohort queries, audited)")
 
 
+def gateway_variables(instrument: str, group: str | None = None) -> list[str]:
+    """What to ask the gateway for: the instrument, and the person variable ``group`` needs.
+
+    A project approved without ``arm`` (or ``demographics``) is refused the whole extract by name,
+    which says what to ask the committee for instead of silently analysing one group.
+    """
+    wanted = [f"{instrument}.*"]
+    if group is not None and group in _GROUP_VARIABLES:
+        wanted.append(_GROUP_VARIABLES[group])
+    return wanted
+
+
 def from_extract(extract: pd.DataFrame, *, instrument: str = "qlq-c30",
                  baseline_event: str | None = None) -> CohortData:
-    """Scores from the gateway's long extract (participant, study, event, date, variable, value).
+    """Scores from the gateway's long extract (participant, study, event, date, variable, value,
+    text), with the person variables it holds (sex, birth_year, arm) as ``people`` columns.
 
     Item answers (``qlq-c30.q1`` …) are scored with the workbench's scorers (half rule);
     variables that already are scales (``qlq-c30.QL2``) are taken as they are.
@@ -163,6 +180,13 @@ def from_extract(extract: pd.DataFrame, *, instrument: str = "qlq-c30",
     long["date"] = pd.to_datetime(long.set_index(keys).index.map(dates))
     columns = ["participant", "study"] if "study" in extract.columns else ["participant"]
     people = extract[columns].drop_duplicates("participant").astype(str)
+    for variable, (field, column) in _PERSON_ROWS.items():
+        rows = extract[extract["variable"] == variable] if field in extract.columns else extract.iloc[:0]
+        if not rows.empty:  # one value per participant (the first study's, if several)
+            first = rows.assign(participant=rows["participant"].astype(str)).drop_duplicates("participant")
+            people[column] = people["participant"].map(first.set_index("participant")[field])
+    if "year_of_birth" in people.columns:
+        people["year_of_birth"] = people["year_of_birth"].astype("Int64")
     return _finish(long, people, instrument, scales, baseline_event, "warehouse gateway (project extract)")
 
 

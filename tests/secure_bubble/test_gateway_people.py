@@ -1,0 +1,81 @@
+"""Person variables through the gateway: sex and birth year (``demographics``) and the deposited
+arm (``arm``), each only when approved, in project pseudonyms, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from secure_bubble.gateway.extract import extract
+from workbench import accounts
+from workbench.demo import seed_demo
+from workbench.deposit import deposit_study
+from workbench.errors import PermissionDenied
+from workbench.governance.models import AccessRequest, Project
+from workbench.participants.models import Participant
+from workbench.settings import Settings
+from workbench.storage.base import utcnow
+from workbench.storage.engine import make_engine, session_scope
+from workbench.storage.migrate import upgrade
+from workbench.studies.service import set_status
+from workbench.trusted_party import init_store, open_trusted_party
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_demographics_and_arm_when_approved(kind: str, tmp_path: Path, new_warehouse) -> None:  # type: ignore[no-untyped-def]
+    cfg = Settings(home=tmp_path)
+    op = make_engine(cfg.database_url)
+    upgrade(op)
+    init_store(cfg, actor="test")
+    tp = open_trusted_party(cfg)
+    wh = new_warehouse(kind, tmp_path)
+    try:
+        with session_scope(op) as s:
+            seed_demo(s, tp, participants=30, seed=8)
+            first = s.execute(select(Participant).order_by(Participant.id)).scalars().first()
+            assert first is not None
+            first.arm = None  # never randomised: demographics, no arm
+            people = s.execute(select(Participant)).scalars().all()
+            truth = sorted((str(p.baseline["sex"]), int(p.baseline["birth_year"]), p.arm or "") for p in people)
+            set_status(s, "DEMO-QOL", "closed", actor="sm")
+        with session_scope(op) as s:
+            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
+            accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1", "researcher:project:P2"])
+            request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
+                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
+            s.add(request)
+            s.flush()
+            now = utcnow()
+            s.add_all([Project(code=code, request_id=request.id, title="t", purpose="research", team=["ana"],
+                               approved={"DEMO-QOL": approved}, committee_date=now,
+                               expires_at=now + timedelta(days=30))
+                       for code, approved in (("P1", ["phq-9.*", "demographics", "arm"]), ("P2", ["phq-9.*"]))])
+        tp.open_domain("project:P1", actor="committee")
+        tp.open_domain("project:P2", actor="committee")
+        with session_scope(op) as s:
+            table = extract(s, tp, wh, "P1", "ana", ["phq-9.q9", "demographics", "arm"]).to_pandas()
+            for variable in ("arm", "demographics"):
+                with pytest.raises(PermissionDenied, match=f"'{variable}' is not approved"):
+                    extract(s, tp, wh, "P2", "ana", ["phq-9.*", variable])
+        assert set(table["variable"]) == {"phq-9.q9", "sex", "birth_year", "arm"}
+        wide = table[table["variable"] != "phq-9.q9"].pivot_table(
+            index="participant", columns="variable", values=["value", "text"], aggfunc="first")
+        arms = wide[("text", "arm")]
+        got = sorted((wide[("text", "sex")][p], int(wide[("value", "birth_year")][p]),
+                      arms[p] if isinstance(arms[p], str) else "") for p in wide.index)
+        sexes = {"F": "female", "M": "male"}
+        assert got == [(sexes[s], y, a) for s, y, a in truth] and "" in {a for _s, _y, a in got}
+        answers = table[table["variable"] == "phq-9.q9"]
+        assert answers["text"].isna().all() and answers["value"].notna().all()
+        assert set(answers["participant"]) <= set(wide.index)  # the same project pseudonyms
+        with session_scope(op) as s:
+            study_codes = set(s.execute(sa.text("SELECT pseudonym FROM participants")).scalars())
+        assert not (set(table["participant"]) & study_codes)
+    finally:
+        tp.close()
+        wh.dispose()
+        op.dispose()
