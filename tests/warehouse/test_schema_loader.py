@@ -92,6 +92,27 @@ def test_failed_load_leaves_the_warehouse_as_it_was(warehouse: sa.Engine) -> Non
     assert table_counts(warehouse) == before
 
 
+def _visits(ids: list[int], preceding: list[int | None]) -> pa.Table:
+    return pa.table({"visit_occurrence_id": ids, "person_id": [10] * len(ids),
+                     "visit_concept_id": [9202] * len(ids),
+                     "visit_start_date": [dt.date(2024, 1, 2)] * len(ids),
+                     "visit_end_date": [dt.date(2024, 1, 2)] * len(ids),
+                     "visit_type_concept_id": [32817] * len(ids),
+                     "preceding_visit_occurrence_id": pa.array(preceding, pa.int64())})
+
+
+def test_references_within_one_table_are_checked(warehouse: sa.Engine) -> None:
+    """A visit may follow a visit of the same load or of an earlier one, never an unknown one."""
+    load_tables(warehouse, "v1", {"person": _person([10]), "visit_occurrence": _visits([1, 2], [None, 1])},
+                source="t", loaded_by="me")
+    load_tables(warehouse, "v2", {"visit_occurrence": _visits([3, 4], [2, 3])}, source="t", loaded_by="me")
+    before = table_counts(warehouse)
+    with pytest.raises(ValidationError, match=r"visit_occurrence\.preceding_visit_occurrence_id: "
+                                              r"unknown visit_occurrence id\(s\) 7, 8$"):
+        load_tables(warehouse, "v3", {"visit_occurrence": _visits([5, 6], [7, 8])}, source="t", loaded_by="me")
+    assert table_counts(warehouse) == before
+
+
 def test_bad_columns_are_named(warehouse: sa.Engine) -> None:
     with pytest.raises(ValidationError, match=r"person\.year_of_birth: required column"):
         load_tables(warehouse, "x", {"person": _person([1]).drop(["year_of_birth"])},
