@@ -113,7 +113,7 @@ def test_run_keeps_links_with_the_trusted_party(settings: Settings, tmp_path: Pa
                                 .join(links, links.c.person_id == pseudonyms.c.person_id)).all()
         correct = sum(1 for code, external, status in rows if status == "linked" and truth.get(code) == external)
         assert correct / len(truth) >= 0.97 and correct / linked >= 0.99
-        queue = review_queue(tp, "run-1")
+        queue = review_queue(tp, "run-1", actor="reviewer")
         if queue:
             decide(tp, queue[0]["id"], same_person=False, actor="reviewer")
             assert run_summary(tp, "run-1")["counts"].get("rejected") == 1

@@ -217,7 +217,7 @@ def test_wrong_master_key_schema_mismatch_and_shared_store_are_refused(
     assert init_store(ttp_settings, key_path) is False
     with tp.engine.begin() as conn:
         conn.execute(update(store_info).values(schema_version=99))
-    with pytest.raises(SchemaOutOfDate, match=r"version 99.*needs 3"):
+    with pytest.raises(SchemaOutOfDate, match=r"version 99.*needs 4"):
         open_trusted_party(ttp_settings, key_path)
     with tp.engine.begin() as conn:  # a version-1 store is refused, then upgraded by init
         conn.execute(update(store_info).values(schema_version=1))

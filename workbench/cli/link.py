@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from workbench.cli._common import CLI_ACTOR, add_command, settings, store_session
 from workbench.linkage.run import run_snds_linkage, weights_table
@@ -28,9 +29,26 @@ def _snds(args: argparse.Namespace) -> int:
 
 def _review(args: argparse.Namespace) -> int:
     with open_trusted_party(settings()) as tp:
-        for row in review_queue(tp, args.run):
-            print(f"{row['id']:>8}  {row['evidence_bits']:6.2f} bits")
+        queue = review_queue(tp, args.run, actor=args.actor)
+    print(f"run {args.run}: {len(queue)} pair(s) awaiting clerical review "
+          "(decide with `weshare link decide LINK-ID --same | --different`)")
+    for row in queue:
+        print(format_pair(row))
     return 0
+
+
+def format_pair(row: dict[str, Any]) -> str:
+    """One uncertain pair: its evidence, then each comparison's two values, level and weight."""
+    lines = [f"link {row['id']}: evidence {row['evidence_bits']:.2f} bits"]
+    if not row["comparisons"]:
+        lines.append("  (compared values not kept: run made before trusted-party schema 4)")
+        return "\n".join(lines)
+    lines.append(f"  {'comparison':<12} {'study':<12} {'SNDS':<12} {'weight':>8}  level")
+    for c in row["comparisons"]:
+        weight = "?" if c["weight"] is None else f"{c['weight']:+.2f}"
+        lines.append(f"  {c['comparison']:<12} {c['study'] or '—':<12} {c['snds'] or '—':<12} "
+                     f"{weight:>8}  {c['level']}")
+    return "\n".join(lines)
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -53,8 +71,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     run.add_argument("--accept", type=float, default=14.0, help="evidence in bits to accept a link")
     run.add_argument("--review", type=float, default=8.0, help="evidence in bits to send a pair to review")
     run.add_argument("--actor", default=CLI_ACTOR)
-    rev = add_command(sub, "review", _review, "pairs awaiting clerical review")
+    rev = add_command(sub, "review", _review,
+                      "pairs awaiting clerical review, with the compared values and weights side by side")
     rev.add_argument("run")
+    rev.add_argument("--actor", default=CLI_ACTOR)
     dec = add_command(sub, "decide", _decide, "record a clerical review decision")
     dec.add_argument("link", type=int)
     group = dec.add_mutually_exclusive_group(required=True)

@@ -22,16 +22,17 @@ import pandas as pd
 from workbench.errors import ValidationError
 from workbench.linkage.snds import Extract
 
-__all__ = ["LinkResult", "evaluate", "link_cohort", "snds_features"]
+__all__ = ["LinkResult", "compared_values", "evaluate", "link_cohort", "snds_features"]
 
 STUDY_COLUMNS = ("study_id", "sex", "birth_year", "birth_month", "dpt", "stay_date")
 OPTIONAL_COLUMNS = ("finess", "diagnosis")  # blank when the study did not record them
+STAY_THRESHOLDS = (2, 31)  # days: the stay date levels after an exact match
 
 
 @dataclass
 class LinkResult:
     links: pd.DataFrame  # study_id, snds_id, match_probability, match_weight, evidence_bits
-    review: pd.DataFrame  # same columns: uncertain pairs for clerical review
+    review: pd.DataFrame  # same columns + ``comparisons``: uncertain pairs for clerical review
     model: dict[str, Any]  # Splink settings with trained m/u
     weights: pd.DataFrame  # comparison, level, m, u, match weight
     pairs_scored: int
@@ -82,7 +83,7 @@ def _settings(optional: tuple[str, ...]) -> Any:
             cl.ExactMatch("sex"), cl.ExactMatch("birth_year"), cl.ExactMatch("birth_month"),
             cl.ExactMatch("dpt"), *(cl.ExactMatch(c) for c in optional),
             cl.AbsoluteDateDifferenceAtThresholds("stay_date", input_is_string=True, metrics=["day", "day"],
-                                                  thresholds=[2, 31]),
+                                                  thresholds=list(STAY_THRESHOLDS)),
         ],
         blocking_rules_to_generate_predictions=[
             block_on("stay_date", "birth_year"),
@@ -118,10 +119,11 @@ def link_cohort(study: pd.DataFrame, snds: pd.DataFrame, *, accept: float = 14.0
     # a variable the study did not record is left out of the model rather than compared as blank
     optional = tuple(c for c in OPTIONAL_COLUMNS
                      if c in study.columns and study[c].fillna("").astype(str).str.strip().ne("").any())
-    left = db.register(_prepare(study[[*STUDY_COLUMNS, *optional]], "study_id")[
-        ["unique_id", *STUDY_COLUMNS[1:], *optional, "stay_month"]], table_name="study_side")
-    right = db.register(_prepare(snds, "snds_id")[["unique_id", *STUDY_COLUMNS[1:], *optional, "stay_month"]],
-                        table_name="snds_side")
+    columns = ["unique_id", *STUDY_COLUMNS[1:], *optional, "stay_month"]
+    study_side = _prepare(study[[*STUDY_COLUMNS, *optional]], "study_id")[columns]
+    snds_side = _prepare(snds, "snds_id")[columns]
+    left = db.register(study_side, table_name="study_side")
+    right = db.register(snds_side, table_name="snds_side")
     linker = Linker([left, right], _settings(optional), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("sex", "birth_year", "birth_month", "dpt", "stay_date")], recall=0.8)
@@ -143,14 +145,72 @@ def link_cohort(study: pd.DataFrame, snds: pd.DataFrame, *, accept: float = 14.0
         "study_id": left.where(study_left, right), "snds_id": right.where(study_left, left),
         "match_probability": pairs["match_probability"], "match_weight": pairs["match_weight"],
         "evidence_bits": pairs["match_weight"] - prior,
+        "study_uid": pairs["unique_id_l"].where(study_left, pairs["unique_id_r"]),
+        "snds_uid": pairs["unique_id_r"].where(study_left, pairs["unique_id_l"]),
     }).sort_values("match_weight", ascending=False)
     # one-to-one: a beneficiary's several stays count once, then best pair first on both sides
     pairs = pairs.drop_duplicates(["study_id", "snds_id"])
     best = pairs.drop_duplicates("study_id").drop_duplicates("snds_id")
-    links = best[best["evidence_bits"] >= accept].reset_index(drop=True)
+    links = best[best["evidence_bits"] >= accept].reset_index(drop=True).drop(columns=["study_uid", "snds_uid"])
     uncertain = best[best["evidence_bits"] < accept].reset_index(drop=True)
+    uncertain["comparisons"] = compared_values(uncertain, study_side, snds_side, model)
+    uncertain = uncertain.drop(columns=["study_uid", "snds_uid"])
     return LinkResult(links, uncertain, model, _weights(model), total,
                       {"prior_bits": prior, "accept_bits": accept, "review_bits": review})
+
+
+def _level_weights(model: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """Per comparison, its non-null levels (best first) as (label, match weight in bits)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for comparison in model.get("comparisons", []):
+        levels = []
+        for level in comparison.get("comparison_levels", []):
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            weight = math.log2(m / u) if m and u else float("nan")
+            levels.append((str(level.get("label_for_charts")), weight))
+        out[str(comparison.get("output_column_name"))] = levels
+    return out
+
+
+def _level(column: str, study: str | None, snds: str | None, count: int) -> int | None:
+    """Index of the level a pair falls in (as the comparisons in ``_settings`` define them)."""
+    if study is None or snds is None:
+        return None
+    if column != "stay_date":
+        return 0 if study == snds else count - 1
+    days = abs((pd.Timestamp(study) - pd.Timestamp(snds)).days)
+    if days == 0:
+        return 0
+    for n, limit in enumerate(STAY_THRESHOLDS, start=1):
+        if days <= limit:
+            return n
+    return count - 1
+
+
+def compared_values(pairs: pd.DataFrame, study_side: pd.DataFrame, snds_side: pd.DataFrame,
+                    model: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """For each pair, every comparison side by side: both values, the level and its match weight.
+
+    This is what a clerical reviewer weighs; the values are quasi-identifiers (sex, birth year and
+    month, département, stay date, establishment, diagnosis), never a name or an identifier.
+    """
+    levels = _level_weights(model)
+    study_rows = study_side.set_index("unique_id")
+    snds_rows = snds_side.set_index("unique_id")
+    out = []
+    for study_uid, snds_uid in zip(pairs["study_uid"], pairs["snds_uid"], strict=True):
+        a, b = study_rows.loc[study_uid], snds_rows.loc[snds_uid]
+        shown = []
+        for column, options in levels.items():
+            left, right = (None if pd.isna(x) else str(x) for x in (a[column], b[column]))
+            index = _level(column, left, right, len(options))
+            label, weight = ("missing on one side", 0.0) if index is None else options[index]
+            shown.append({"comparison": column, "study": left, "snds": right, "level": label,
+                          "weight": None if math.isnan(weight) else round(weight, 4)})
+        out.append(shown)
+    return out
 
 
 def _weights(model: dict[str, Any]) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 Indirect linkage needs birth month and département, which only the trusted party holds. So the
 run happens on its side: ``linkage_variables`` gives the cohort's variables keyed by study
 pseudonym (audited, never leaving the process), ``record_run`` stores the accepted links, the
-pairs for clerical review and the trained model; study teams only ever see counts and metrics.
+pairs for clerical review (with their compared values, sealed) and the trained model; study teams
+only ever see counts and metrics, and a clerical reviewer sees each uncertain pair's
+quasi-identifiers side by side with the weight of each comparison, never a name or an identifier.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.storage.base import utcnow
 from workbench.storage.engine import session_scope
 from workbench.trusted_party.domains import chunks, lookup_codes
+from workbench.trusted_party.keys import open_sealed, seal
 from workbench.trusted_party.registry import unseal
-from workbench.trusted_party.schema import identities, link_runs, links
+from workbench.trusted_party.schema import identities, link_details, link_runs, links
 from workbench.trusted_party.service import TrustedParty
 
 __all__ = ["decide", "linkage_variables", "record_run", "review_queue", "run_summary"]
@@ -64,9 +67,14 @@ def linkage_variables(tp: TrustedParty, codes: Sequence[str], domain: str, *, ac
     return pd.DataFrame(rows, columns=["study_id", "sex", "birth_year", "birth_month", "dpt"])
 
 
+def _context(link_id: int) -> bytes:
+    return f"link-detail:{link_id}".encode()
+
+
 def record_run(tp: TrustedParty, run_id: str, domain: str, source: str, accepted: pd.DataFrame,
                review: pd.DataFrame, model: dict[str, Any], metrics: dict[str, Any], *, actor: str) -> dict[str, int]:
-    """Store one run's links (``study_id``, ``snds_id``, ``evidence_bits``) under the TTP's custody."""
+    """Store one run's links (``study_id``, ``snds_id``, ``evidence_bits``) under the TTP's custody;
+    a review pair's ``comparisons`` (``compared_values``), if given, are kept sealed beside it."""
     if not run_id or len(run_id) > 64:
         raise ValidationError("a run id of 1 to 64 characters", where="run")
     with session_scope(tp.engine) as s:
@@ -87,17 +95,35 @@ def record_run(tp: TrustedParty, run_id: str, domain: str, source: str, accepted
             if values:
                 s.execute(links.insert(), values)
             counts[status] = len(values)
+        if "comparisons" in review.columns and counts["review"]:
+            ids = dict(s.execute(select(links.c.person_id, links.c.id).where(
+                links.c.run_id == run_id, links.c.status == "review")).all())
+            details = [{"link_id": ids[known[c].id],
+                        "sealed": seal(tp._identity_key, json.dumps(shown).encode(), _context(ids[known[c].id]))}
+                       for c, shown in zip(review["study_id"], review["comparisons"], strict=True) if c in known]
+            s.execute(link_details.insert(), details)
         audit.record(s, actor=actor, action="ttp.linkage.run", object_type="domain", object_id=domain,
                      reason=source, after={"run": run_id, **counts})
     return counts
 
 
-def review_queue(tp: TrustedParty, run_id: str) -> list[dict[str, Any]]:
+def review_queue(tp: TrustedParty, run_id: str, *, actor: str) -> list[dict[str, Any]]:
+    """Pairs awaiting clerical review, best first, each with ``comparisons``: per comparison the
+    study's and the SNDS side's value, the level reached and its match weight in bits (an empty
+    list for a run made before they were kept). Audited: the reviewer sees quasi-identifiers."""
     with session_scope(tp.engine) as s:
-        rows = s.execute(select(links.c.id, links.c.external_id, links.c.evidence_bits)
+        if s.execute(select(link_runs.c.run_id).where(link_runs.c.run_id == run_id)).first() is None:
+            raise NotFoundError(f"no linkage run {run_id!r}")
+        rows = s.execute(select(links.c.id, links.c.external_id, links.c.evidence_bits, link_details.c.sealed)
+                         .outerjoin(link_details, link_details.c.link_id == links.c.id)
                          .where(links.c.run_id == run_id, links.c.status == "review")
-                         .order_by(links.c.evidence_bits.desc())).all()
-    return [{"id": r.id, "external_id": r.external_id, "evidence_bits": r.evidence_bits} for r in rows]
+                         .order_by(links.c.evidence_bits.desc(), links.c.id)).all()
+        audit.record(s, actor=actor, action="ttp.linkage.review.show", object_type="link_run", object_id=run_id,
+                     reason="clerical review", after={"pairs": len(rows),
+                                                      "with_values": sum(r.sealed is not None for r in rows)})
+    return [{"id": r.id, "external_id": r.external_id, "evidence_bits": r.evidence_bits,
+             "comparisons": json.loads(open_sealed(tp._identity_key, r.sealed, _context(r.id)))
+             if r.sealed is not None else []} for r in rows]
 
 
 def decide(tp: TrustedParty, link_id: int, *, same_person: bool, actor: str) -> None:

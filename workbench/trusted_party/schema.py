@@ -37,6 +37,7 @@ __all__ = [
     "create_schema",
     "domains",
     "identities",
+    "link_details",
     "link_runs",
     "links",
     "metadata",
@@ -49,7 +50,8 @@ __all__ = [
     "upgrade_schema",
 ]
 
-SCHEMA_VERSION = 3  # 2: linkage runs and links held by the trusted party; 3: source identifiers
+SCHEMA_VERSION = 4  # 2: linkage runs and links held by the trusted party; 3: source identifiers;
+# 4: the compared values of pairs sent to clerical review
 # Codes and hex keys compare byte-wise: PostgreSQL's locale collation only slows their indexes.
 Code = String(64).with_variant(String(64, collation="C"), "postgresql")
 
@@ -145,6 +147,15 @@ links = Table(
     UniqueConstraint("run_id", "person_id", name="uq_ttp_link_run_person"),
 )
 
+# What a clerical reviewer compares for an uncertain pair: both sides' quasi-identifiers and the
+# match weight of each comparison (JSON), sealed under the identity key with the link id bound,
+# so a copy of the database shows no birth dates or départements.
+link_details = Table(
+    "ttp_link_detail", metadata,
+    Column("link_id", Integer, ForeignKey("ttp_link.id"), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+)
+
 # A hospital's patient identifier (MRN/IPP, or a source OMOP person_id) as a keyed hash of
 # "system|value": the same patient imported again gets the same person, without the
 # identifier itself being stored anywhere (workbench.trusted_party.sources).
@@ -188,7 +199,7 @@ def upgrade_schema(engine: Engine) -> bool:
     if version is None or version >= SCHEMA_VERSION:
         return False
     with engine.begin() as conn:
-        metadata.create_all(conn, tables=[link_runs, links, source_ids], checkfirst=True)
+        metadata.create_all(conn, tables=[link_runs, links, source_ids, link_details], checkfirst=True)
         conn.execute(store_info.update().values(schema_version=SCHEMA_VERSION))
     return True
 
