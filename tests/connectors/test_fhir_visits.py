@@ -165,3 +165,23 @@ def test_a_warehouse_with_the_earlier_connector_vocabulary_gets_only_the_new_con
     with warehouse.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(concept)).scalar_one() == before + len(new)
     assert ensure_connector_vocabulary(warehouse) is None  # once
+
+
+def test_an_event_names_a_visit_imported_in_an_earlier_run(
+        warehouse: Engine, tp: TrustedParty, tmp_path: Path) -> None:
+    """The Encounter came in a first run; the Observation naming it, alone in a second, is linked."""
+    first = import_fhir(warehouse, tp, [_write(tmp_path, [_visit("v-early", "IMP")])], source="CHU-V", actor="dm")
+    assert first.inserted["visit_occurrence"] == 1 and first.rejected == []
+    weight = {"resourceType": "Observation", "id": "wt-early", "status": "final",
+              "subject": {"reference": "Patient/p0"}, "effectiveDateTime": "2021-03-01",
+              "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+              "valueQuantity": {"value": 58.25, "unit": "kg"}, "encounter": {"reference": "Encounter/v-early"}}
+    later = _write(tmp_path, [weight], "later.json")
+    second = import_fhir(warehouse, tp, [later], source="CHU-V", actor="dm")
+    assert second.rejected == [] and second.inserted["measurement"] == 1
+    assert not any("not imported" in n for n in second.notes), second.notes
+    v, m = metadata.tables["visit_occurrence"], metadata.tables["measurement"]
+    with warehouse.connect() as conn:
+        visit = conn.execute(sa.select(v.c.visit_occurrence_id).where(v.c.visit_source_value == "IMP")).scalar_one()
+        assert conn.execute(sa.select(m.c.visit_occurrence_id).where(m.c.value_as_number == 58.25)).scalar_one() \
+            == visit

@@ -150,8 +150,10 @@ def commit(engine: Engine, tp: TrustedParty | None, report: RunReport, patients:
         for i in range(0, len(present), 20_000):
             known_people.update(conn.execute(sa.select(person.c.person_source_value, person.c.person_id)
                                              .where(person.c.person_source_value.in_(present[i:i + 20_000]))).all())
+        # Rows a link points to may come from an earlier run (a visit, a condition): look them up too.
+        targets = {k for r in rows for k in (*r.links.values(), *r.optional.values())}
         state = known_records(conn, source, [r.key for r in rows] + [p.key for p in people]
-                              + [k for k in {r.patient for r in rows} if k not in patients])
+                              + [k for k in {r.patient for r in rows} if k not in patients] + sorted(targets))
         ids = _next_ids(conn, ({r.table for r in rows} | {"person", "observation_period"}) - {"death"})
         person_of: dict[str, int] = {}
         new_people: list[dict[str, Any]] = []
