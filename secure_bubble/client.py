@@ -46,4 +46,8 @@ class Warehouse:
             message = reply.json().get("error", reply.text) if reply.headers.get(
                 "Content-Type", "").startswith("application/json") else reply.text
             raise _ERRORS.get(reply.status_code, WorkbenchError)(message)
-        return pa.ipc.open_stream(reply.content).read_all().to_pandas()
+        table = pa.ipc.open_stream(reply.content).read_all()
+        # Labels travel dictionary-encoded; researchers get plain string columns, not categoricals.
+        plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                           for f in table.schema])
+        return table.cast(plain).to_pandas()

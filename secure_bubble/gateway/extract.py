@@ -11,6 +11,7 @@ import fnmatch
 import re
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,9 +31,9 @@ __all__ = ["approved_project", "extract", "extract_statements"]
 
 T = metadata.tables
 PERSON, OBS, SURVEY, CONDITION = T["person"], T["observation"], T["survey_conduct"], T["condition_occurrence"]
-SCHEMA = pa.schema([("participant", pa.string()), ("study", pa.string()), ("event", pa.string()),
-                    ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64()),
-                    ("text", pa.string())])
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+SCHEMA = pa.schema([("participant", _TEXT), ("study", _TEXT), ("event", _TEXT), ("date", pa.date32()),
+                    ("variable", _TEXT), ("value", pa.float64()), ("text", _TEXT)])
 _COLUMNS = pa.schema([("code", pa.string()), ("event", pa.string()), ("date", pa.date32()),
                       ("variable", pa.string()), ("value", pa.float64()), ("text", pa.string())])
 # Variables about the person rather than a questionnaire, each asked for (and approved) by name:
@@ -148,6 +149,11 @@ def _fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: ign
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _dictionary(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Repeated labels (time points, variable names, arms) sent once each, not once per row."""
+    return pc.dictionary_encode(values) if values.num_chunks else pa.chunked_array([], _TEXT)
+
+
 def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
             variables: list[str]) -> pa.Table:
     """Long table (participant, study, event, date, variable, value, text) of approved data only.
@@ -155,30 +161,38 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
 
     Stays columnar end to end: each distinct person is translated once by the trusted party and
-    the pseudonyms are laid over the rows with an index lookup, so a million-row extract costs
-    little more than the query itself.
+    the rows point into that list of pseudonyms (an Arrow dictionary), so a million-row extract
+    costs little more than the query itself and travels as a few bytes per row.
     """
     project = approved_project(session, project_code, username)
     wanted = _allowed(project, variables)
-    parts = []
+    parts, studies = [], []
     with warehouse.connect() as conn:
         for study, patterns in wanted.items():
             for _kind, stmt in extract_statements(study, patterns):
-                table = _fetch_arrow(conn, stmt)
-                parts.append(table.append_column("study", pa.array([study] * table.num_rows, pa.string())))
-    schema = _COLUMNS.append(pa.field("study", pa.string()))
-    data = pa.concat_tables([t.select(schema.names).cast(schema) for t in parts]) if parts else None
-    codes = pc.unique(data["code"]).drop_null() if data is not None else pa.array([], pa.string())
+                parts.append(_fetch_arrow(conn, stmt).select(_COLUMNS.names).cast(_COLUMNS))
+                studies.append(study)
+    data = pa.concat_tables(parts) if parts else _COLUMNS.empty_table()
+    codes = pc.unique(data["code"]).drop_null()
     translation = tp.translate(codes.to_pylist(), "warehouse", f"project:{project.code}", actor=username,
                                reason=f"extract for {project.code}")
+    pseudonyms = pa.array(translation.pseudonyms, pa.string())
+    # Withheld people (opposed to reuse, or unknown) have no pseudonym: their rows are dropped.
+    position = pc.index_in(data["code"], value_set=codes)
+    keep = pc.is_valid(pseudonyms).take(position) if len(data) else pa.array([], pa.bool_())
+    dictionary = pc.fill_null(pseudonyms, "")  # never pointed at once the rows are filtered
+    participant = pa.chunked_array([pa.DictionaryArray.from_arrays(chunk, dictionary) for chunk in position.chunks],
+                                   SCHEMA.field("participant").type)
+    names = sorted(set(studies))
+    study_names = pa.array(names, pa.string())
+    which = pa.chunked_array([pa.DictionaryArray.from_arrays(
+        pa.array(np.full(part.num_rows, names.index(st), dtype=np.int32)), study_names)
+        for st, part in zip(studies, parts, strict=True)], SCHEMA.field("study").type)
+    out = pa.table({"participant": participant, "study": which, "event": _dictionary(data["event"]),
+                    "date": data["date"], "variable": _dictionary(data["variable"]), "value": data["value"],
+                    "text": _dictionary(data["text"])}, schema=SCHEMA).filter(keep)
     audit.record(session, actor=username, action="gateway.extract", object_type="project",
-                 object_id=project.code, after={"variables": variables, "rows": 0 if data is None else data.num_rows,
+                 object_id=project.code, after={"variables": variables, "rows": out.num_rows,
                                                 "people": len(codes) - translation.unknown - translation.withheld_opposed,
                                                 "withheld": translation.withheld_opposed})
-    if data is None:
-        return SCHEMA.empty_table()
-    pseudonyms = pa.array(translation.pseudonyms, pa.string())
-    participant = pseudonyms.take(pc.index_in(data["code"], value_set=codes))
-    out = pa.table({"participant": participant, **{n: data[n] for n in SCHEMA.names if n != "participant"}},
-                   schema=SCHEMA)
-    return out.filter(pc.is_valid(out["participant"]))  # withheld: opposed to reuse, or unknown
+    return out
