@@ -247,3 +247,20 @@ def test_cli_imports_into_a_study_and_prints_the_report(
     assert "only completed answers are imported" in capsys.readouterr().out
     assert main(["import", "fhir", str(path), "--study", "NOPE", "--source", "CHU-A", "--quiet"]) == 2
     assert os.environ["WESHARE_DATABASE_URL"] == settings.database_url
+
+
+def test_a_subject_reference_naming_no_patient_is_not_echoed(
+        engine: Engine, tp: TrustedParty, study: str, tmp_path: Path) -> None:
+    """A conditional reference carries the MRN: the report and the audit log say where, not what."""
+    bundle = synthetic_bundle(1, seed=6)
+    bundle["entry"].append({"resource": {
+        "resourceType": "QuestionnaireResponse", "id": "by-mrn", "status": "completed",
+        "questionnaire": "http://loinc.org/q/44249-1", "authored": "2021-01-01",
+        "subject": {"reference": f"Patient?identifier={MRN_SYSTEM}|0987654321"}}})
+    report = _import(engine, tp, _write(tmp_path, bundle))
+    [rejected] = report.rejected
+    assert rejected.reason.startswith("not a Patient of this input")
+    assert "0987654321" not in str(report) and "0987654321" not in report.to_json()
+    with session_scope(engine) as s:
+        logged = "".join(json.dumps([e.after, e.reason, e.object_id]) for e in s.execute(select(audit.AuditEntry)).scalars())
+    assert "0987654321" not in logged

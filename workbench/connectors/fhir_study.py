@@ -17,6 +17,7 @@ write fails leaves nothing behind, the others are kept.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ _ICD10_SITES = {"C50": "breast", "C34": "lung", "C18": "colorectal", "C19": "col
 _SNOMED_SITES = {"254837009": "breast", "363358000": "lung", "363406005": "colorectal",
                  "399068003": "prostate", "363443007": "ovary"}
 _EVENT_EXTENSION = "urn:weshare:event"
+_LOCAL_REFERENCE = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")  # FHIR Type/id
 
 
 @dataclass
@@ -190,8 +192,9 @@ def _read(paths: Sequence[Path], report: RunReport, source: str, instruments: se
             continue
         subject = reference(resource.get("subject") or resource.get("patient"), urls)
         patient = patients.get(subject or "")
-        if patient is None:
-            orphans[subject or "(no subject)"] += 1
+        if patient is None:  # a conditional reference (Patient?identifier=…|MRN) is not echoed
+            orphans[subject if subject and _LOCAL_REFERENCE.fullmatch(subject) else
+                    "(a subject that is not a Type/id reference)" if subject else "(no subject)"] += 1
             continue
         if kind == "Condition" and not _is_primary_cancer(resource):
             skipped["Condition (not an mCODE primary cancer condition)"] += 1
