@@ -1,5 +1,5 @@
 """The sealed compared values of linkage review pairs (schema 4) on SQLite and PostgreSQL: the
-upgrade from schema 3."""
+upgrade from schema 3, and an erased identity taking its quasi-identifiers with it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from workbench.errors import SchemaOutOfDate
 from workbench.settings import Settings
@@ -29,6 +29,11 @@ def _review_run(tp: TrustedParty, run: str, people: list[tuple[str, str]]) -> li
     return codes
 
 
+def _details(tp: TrustedParty) -> int:
+    with tp.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(link_details)).scalar_one())
+
+
 def test_a_schema_3_store_gets_the_table_of_compared_values(
         tp: TrustedParty, ttp_settings: Settings, key_path: Path) -> None:
     with tp.engine.begin() as conn:  # as a schema-3 store was: no ttp_link_detail
@@ -44,3 +49,11 @@ def test_a_schema_3_store_gets_the_table_of_compared_values(
         _review_run(upgraded, "after-upgrade", [("Ana", "Lopes")])
         assert [q["comparisons"] for q in review_queue(upgraded, "after-upgrade", actor="t")] == [SHOWN]
 
+
+def test_erasing_an_identity_drops_the_compared_values_of_their_pairs(tp: TrustedParty) -> None:
+    erased, _kept = _review_run(tp, "r1", [("Ana", "Lopes"), ("Rui", "Costa")])
+    assert _details(tp) == 2
+    tp.erase_identity(erased, "study:LINKD", actor="t", reason="request 12")
+    assert _details(tp) == 1
+    queue = {q["external_id"]: q["comparisons"] for q in review_queue(tp, "r1", actor="t")}
+    assert queue == {"B0": [], "B1": SHOWN}  # the pair stays reviewable, without their values

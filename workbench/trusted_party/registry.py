@@ -31,7 +31,7 @@ from workbench.trusted_party.linkage import (
     forget_cached_names,
     link_keys,
 )
-from workbench.trusted_party.schema import identities, persons, reviews
+from workbench.trusted_party.schema import identities, link_details, links, persons, reviews
 
 if TYPE_CHECKING:
     from workbench.trusted_party.service import TrustedParty
@@ -260,6 +260,10 @@ def erase_identity(tp: TrustedParty, code: str, domain: str, *, actor: str, reas
         gone = s.execute(identities.delete().where(identities.c.person_id == row.id)).rowcount
         if not gone:
             raise ConflictError("this person's identity was already erased")
+        # The compared values kept for their linkage review pairs copy the identity's birth month
+        # and département: they go with it (the pairs stay, without values).
+        s.execute(link_details.delete().where(link_details.c.link_id.in_(
+            select(links.c.id).where(links.c.person_id == row.id))))
         s.execute(update(reviews).where(
             reviews.c.status == "open",
             (reviews.c.person_id == row.id) | (reviews.c.candidate_id == row.id),
