@@ -264,3 +264,31 @@ def test_a_subject_reference_naming_no_patient_is_not_echoed(
     with session_scope(engine) as s:
         logged = "".join(json.dumps([e.after, e.reason, e.object_id]) for e in s.execute(select(audit.AuditEntry)).scalars())
     assert "0987654321" not in logged
+
+
+def test_the_baseline_diagnosis_is_one_condition_the_earliest_dated(
+        engine: Engine, tp: TrustedParty, study: str, tmp_path: Path) -> None:
+    """Fields of two primary cancer Conditions are never mixed: a dated one beats an undated one."""
+    bundle = synthetic_bundle(2, seed=9)
+    for i, first_dated in ((0, True), (1, False)):
+        dated = _resource(bundle, f"c{i}")
+        undated = copy.deepcopy(dated)
+        undated.update(id=f"c{i}-undated", code={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                                              "code": "C61"}]})
+        for name in ("onsetDateTime", "onsetPeriod", "recordedDate"):
+            undated.pop(name, None)
+        if first_dated:
+            undated.pop("stage", None)
+        else:
+            dated.pop("stage", None)
+        at = next(n for n, e in enumerate(bundle["entry"]) if e["resource"] is dated) + (1 if first_dated else 0)
+        bundle["entry"].insert(at, {"resource": undated})
+    report = _import(engine, tp, _write(tmp_path, bundle))
+    assert report.rejected == [], report.rejected
+    with session_scope(engine) as s:
+        people = s.execute(select(Participant).order_by(Participant.id)).scalars().all()
+        for i, person in enumerate(people):
+            dated = _resource(bundle, f"c{i}")
+            assert person.baseline["icd10"] == dated["code"]["coding"][0]["code"] != "C61"
+            assert person.baseline["diagnosis_date"] == dated["onsetDateTime"]
+            assert ("stage" in person.baseline) == (i == 0)  # p1's dated Condition has no stage

@@ -248,8 +248,11 @@ def _condition(resource: dict[str, Any], where: str, patient: _Patient, report: 
     diagnosed = fhir_date(resource.get("onsetDateTime") or (resource.get("onsetPeriod") or {}).get("start")
                           or resource.get("recordedDate"))
     known = patient.baseline.get("diagnosis_date")
-    if known and diagnosed and date.fromisoformat(known) <= diagnosed:
-        return  # the earliest primary cancer is the baseline one
+    if "cancer_site" in patient.baseline and (
+            diagnosed is None or (known and date.fromisoformat(known) <= diagnosed)):
+        return  # the earliest dated primary cancer is the baseline one (a dated one beats an undated one)
+    for name in ("icd10", "cancer_site", "diagnosis_date", "stage"):  # never mix two Conditions
+        patient.baseline.pop(name, None)
     values: dict[str, Any] = {"icd10": icd10, "cancer_site": site or "other",
                               "diagnosis_date": diagnosed.isoformat() if diagnosed else None}
     for stage in resource.get("stage") or []:
