@@ -292,3 +292,14 @@ def test_the_baseline_diagnosis_is_one_condition_the_earliest_dated(
             assert person.baseline["icd10"] == dated["code"]["coding"][0]["code"] != "C61"
             assert person.baseline["diagnosis_date"] == dated["onsetDateTime"]
             assert ("stage" in person.baseline) == (i == 0)  # p1's dated Condition has no stage
+
+
+def test_cli_refuses_a_site_without_a_study(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WESHARE_HOME", str(tmp_path / "var"))
+    for name in ("WESHARE_DATABASE_URL", "WESHARE_WAREHOUSE_URL", "WESHARE_TRUSTED_PARTY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path = _write(tmp_path, synthetic_bundle(1))
+    assert main(["import", "fhir", str(path), "--site", "S1", "--source", "CHU-A", "--quiet"]) == 2
+    assert "--site goes with --study" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()  # refused before any store is opened

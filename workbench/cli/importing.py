@@ -32,6 +32,7 @@ from workbench.connectors import (
     import_wearables,
 )
 from workbench.connectors.state import ensure_state, runs
+from workbench.errors import ValidationError
 from workbench.trusted_party import TrustedParty, open_trusted_party
 from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
@@ -96,6 +97,8 @@ def _print(args: argparse.Namespace, report: RunReport) -> int:
 def _fhir(args: argparse.Namespace) -> int:
     if args.study:
         return _fhir_study(args)
+    if args.site:
+        raise ValidationError("--site goes with --study (the warehouse import has no sites)", where="--site")
     return _run(args, lambda wh, tp, actor, bar: import_fhir(
         wh, tp, [Path(p) for p in args.paths], source=args.source, actor=actor, progress=bar))
 
