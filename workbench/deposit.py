@@ -12,22 +12,23 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workbench import audit
-from workbench.deposit_answers import study_answers
+from workbench.deposit_answers import StudyAnswers
 from workbench.deposit_scores import score_measurements
 from workbench.errors import ConflictError, ValidationError
-from workbench.participants.models import Participant, Response
+from workbench.participants.models import Participant
 from workbench.studies.models import Study
 from workbench.studies.service import get_study, set_status
 from workbench.trusted_party import TrustedParty
 from workbench.warehouse import load_tables
+from workbench.warehouse.loader import to_arrow
 from workbench.warehouse.schema import metadata as warehouse_metadata
 
 __all__ = ["DepositReport", "deposit_study", "plan_variables"]
@@ -70,7 +71,7 @@ def plan_variables(session: Session, study: Study, answers: pd.DataFrame | None 
                    ) -> dict[str, set[str] | None]:
     """The deposit plan checked against what the study collects: name → items (None = all).
 
-    ``answers`` is the study's exploded answers (``study_answers``) when the caller has them.
+    ``answers`` holds the study's (instrument, item) pairs (``StudyAnswers.pairs``) when the caller has them.
     """
     plan = list(study.deposit_plan or [])
     if not plan:
@@ -80,7 +81,8 @@ def plan_variables(session: Session, study: Study, answers: pd.DataFrame | None 
                               where="deposit plan")
     instruments = {i for e in study.events for i in e.instruments}
     if answers is None:
-        answers = study_answers(session, study.id)
+        with StudyAnswers.read(session, study.id) as stored:
+            answers = stored.pairs()
     pairs = answers[["instrument", "item"]].drop_duplicates().itertuples(index=False)
     items: dict[str, set[str]] = {}
     for instrument, item in pairs:
@@ -133,11 +135,6 @@ def _next_ids(conn: sa.Connection) -> dict[str, int]:
     return out
 
 
-def _frame(result: sa.Result[Any], columns: list[str]) -> pd.DataFrame:
-    """Rows as plain tuples first: pandas probes SQLAlchemy Row objects slowly."""
-    return pd.DataFrame.from_records([tuple(r) for r in result], columns=columns)
-
-
 def _item_concept(variable: str, concepts: dict[str, int]) -> int | None:
     instrument, _, item = variable.partition(".")
     label = SURVEY_NAMES.get(instrument)
@@ -162,8 +159,8 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
         if study.status == "closed":
             set_status(session, study.code, "deposited", actor=actor, reason="deposit resumed")
         return report
-    every_answer = study_answers(session, study.id)
-    chosen = plan_variables(session, study, every_answer)
+    every_answer = StudyAnswers.read(session, study.id)
+    chosen = plan_variables(session, study, every_answer.pairs())
     tick("participants", 0, 1)
     people = pd.DataFrame(session.execute(
         sa.select(Participant.id, Participant.pseudonym, Participant.inclusion_date, Participant.baseline,
@@ -192,7 +189,8 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     new = [c for c in allowed["wh"] if c not in known]
     person_ids = {**known, **{c: ids["person"] + i for i, c in enumerate(new)}}
     allowed = allowed.assign(person_id=allowed["wh"].map(person_ids))
-    tables = _build(session, study, allowed, chosen, concepts, ids, set(new), tick, every_answer)
+    with every_answer:
+        tables = _build(study, allowed, chosen, concepts, ids, set(new), tick, every_answer)
     result = load_tables(warehouse, load_id, tables, source=f"study {study.code} (operational store)",
                          loaded_by=actor)
     report.participants, report.rows, report.load_seconds = len(allowed), result.row_counts, result.seconds
@@ -203,12 +201,11 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     return report
 
 
-def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None],
+def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None],
            concepts: dict[str, int], ids: dict[str, int], new_people: set[str], tick: Progress,
-           every_answer: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    by_pid = dict(zip(people["pid"], people["person_id"], strict=True))
+           every_answer: StudyAnswers) -> dict[str, pd.DataFrame | pa.Table]:
     fresh = people[people["wh"].isin(new_people)]
-    tables: dict[str, pd.DataFrame] = {
+    tables: dict[str, pd.DataFrame | pa.Table] = {
         "person": pd.DataFrame({
             "person_id": fresh["person_id"].astype("int64"),
             "gender_concept_id": [GENDER.get(str(b.get("sex", "")), 0) for b in fresh["baseline"]],
@@ -231,61 +228,38 @@ def _build(session: Session, study: Study, people: pd.DataFrame, chosen: dict[st
         })
     surveys = [k for k in chosen if k in SURVEY_NAMES]
     tick("questionnaires", 0, 1)
-    sittings = _frame(session.execute(
-        sa.select(Response.id, Response.participant_id, Response.instrument_id, Response.event_code,
-                  Response.submitted_at)
-        .join(Participant).where(Participant.study_id == study.id, Response.instrument_id.in_(surveys or [""]))
-        .order_by(Response.id)), ["response_id", "pid", "instrument", "event", "at"])
-    sittings = sittings[sittings["pid"].isin(by_pid)].reset_index(drop=True)
-    sittings["person_id"] = sittings["pid"].map(by_pid).astype("int64")
-    sittings["survey_conduct_id"] = np.arange(len(sittings), dtype="int64") + ids["survey_conduct"]
-    at = pd.to_datetime(sittings["at"], utc=True).dt.tz_localize(None)
+    # Sittings, item rows and score pivots are SQL over the answers exploded once in DuckDB:
+    # Arrow columns throughout, no Python object per answer.
+    sittings = every_answer.select(pa.table({"pid": people["pid"].to_numpy("int64"),
+                                             "person_id": people["person_id"].to_numpy("int64")}),
+                                   surveys, ids["survey_conduct"]).to_pandas(date_as_object=False)
     tables["survey_conduct"] = pd.DataFrame({
         "survey_conduct_id": sittings["survey_conduct_id"], "person_id": sittings["person_id"],
         "survey_concept_id": sittings["instrument"].map(
             {k: concepts[SURVEY_CONCEPT_NAMES[k]] for k in SURVEY_NAMES}).astype("int64"),
-        "survey_start_date": at.dt.date, "survey_end_datetime": at,
+        "survey_start_date": sittings["day"], "survey_end_datetime": sittings["submitted_at"],
         "timing_source_value": sittings["event"], "survey_source_identifier": study.code,
         "survey_source_value": sittings["instrument"],
         "assisted_concept_id": 0, "respondent_type_concept_id": 0, "timing_concept_id": 0,
         "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
     })
-    answers = every_answer[["response_id", "item", "value", "number"]].merge(
-        sittings[["response_id", "instrument", "person_id", "survey_conduct_id"]], on="response_id")
-    answers["variable"] = answers["instrument"] + "." + answers["item"]
-    every_item = answers
-    keep = np.zeros(len(answers), dtype=bool)
-    for instrument, wanted in chosen.items():
-        if instrument in SURVEY_NAMES:
-            mine = (answers["instrument"] == instrument).to_numpy()
-            keep |= mine if wanted is None else mine & answers["item"].isin(wanted).to_numpy()
-    answers = answers[keep]
     # Few distinct variables: map each once rather than parsing every row.
-    variable_concepts = {v: _item_concept(v, concepts) for v in answers["variable"].unique()}
-    answers = answers.assign(concept=answers["variable"].map(variable_concepts))
-    answers = answers[answers["concept"].notna() & answers["number"].notna()].reset_index(drop=True)
-    dates = dict(zip(sittings["survey_conduct_id"], at.dt.date, strict=True))
-    # Dates by position (sitting ids are consecutive), as datetime64 the loader casts in C.
-    days = at.dt.normalize().to_numpy()
-    tables["observation"] = pd.DataFrame({
-        "observation_id": np.arange(len(answers), dtype="int64") + ids["observation"],
-        "person_id": answers["person_id"].astype("int64"),
-        "observation_concept_id": answers["concept"].astype("int64"),
-        "observation_date": days[answers["survey_conduct_id"].to_numpy() - ids["survey_conduct"]],
-        "value_as_number": answers["number"].astype("float64"),
-        "observation_event_id": answers["survey_conduct_id"].astype("int64"),
-        "observation_source_value": answers["variable"],
-        "observation_type_concept_id": PATIENT_FILLED_SURVEY,
-    })
+    variables: dict[str, dict[str, int]] = {}
+    for instrument, item in every_answer.pairs().itertuples(index=False):
+        wanted, concept = chosen.get(instrument, set()), _item_concept(f"{instrument}.{item}", concepts)
+        if instrument in surveys and (wanted is None or item in wanted) and concept is not None:
+            variables.setdefault(instrument, {})[item] = concept
+    tables["observation"] = every_answer.observations(variables, ids["observation"], PATIENT_FILLED_SURVEY)
     if "arm" in chosen:
-        tables["observation"] = pd.concat([tables["observation"], _arm_rows(
-            study.code, people, concepts, ids["observation"] + len(tables["observation"]))], ignore_index=True)
-    scores = score_measurements(every_item, {k for k, v in chosen.items() if v is None}, dates, concepts,
+        items = tables["observation"]
+        arms = to_arrow("observation", _arm_rows(study.code, people, concepts, ids["observation"] + items.num_rows))
+        tables["observation"] = pa.concat_tables([to_arrow("observation", items), arms], promote_options="default")
+    scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
                                 ids["measurement"])
     if not scores.empty:
         tables["measurement"] = scores
     tick("questionnaires", 1, 1)
-    last_seen = at.dt.normalize().groupby(sittings["person_id"]).max().dt.date.to_dict()
+    last_seen = sittings.groupby("person_id")["day"].max().dt.date.to_dict()
     tables["observation_period"] = pd.DataFrame({
         "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
         "person_id": people["person_id"].astype("int64"),

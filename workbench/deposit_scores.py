@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.deposit_answers import StudyAnswers
 from workbench.instruments.scoring import score_frame
 
 __all__ = ["SCORE_CONCEPTS", "score_measurements"]
@@ -27,28 +28,16 @@ VOCABULARY = {"qlq-c30": "EORTC-QLQ-C30", "phq-9": "LOINC", "gad-7": "LOINC"}
 SURVEY_DERIVED = 32862  # "Patient filled survey" measurement type, as for the items
 
 
-def score_measurements(answers: pd.DataFrame, whole: set[str], dates: dict[int, object],
-                       concepts: dict[str, int], first_id: int) -> pd.DataFrame:
-    """``answers``: response items (survey_conduct_id, person_id, instrument, item, value and,
-    optionally, number: the value already parsed as a float)."""
+def score_measurements(answers: StudyAnswers, whole: set[str], concepts: dict[str, int],
+                       first_id: int) -> pd.DataFrame:
+    """``answers``: the deposit's selected sittings (``StudyAnswers.select``); ``whole``: the
+    instruments deposited with all their items."""
     frames = []
     for instrument in sorted(whole & set(SCORE_CONCEPTS)):
-        part = answers[answers["instrument"] == instrument]
-        if part.empty:
+        sheet = answers.sheet(instrument)
+        if not len(sheet.survey_conduct_id):
             continue
-        # Numbers pivot and score much faster than text; any answer that is not a number goes
-        # the text way, so the scorer names it in its error.
-        column = "value"
-        if "number" in part.columns:
-            text = part["value"].notna().to_numpy() & part["number"].isna().to_numpy()
-            items = ~part["item"].str.startswith("_").to_numpy()
-            if not (text & items).any() or (part.loc[text & items, "value"].str.strip() == "").all():
-                column = "number"
-        wide = part.pivot_table(index=["survey_conduct_id", "person_id"], columns="item", values=column,
-                                aggfunc="first")
-        wide.columns = [str(c) for c in wide.columns]
-        items = wide[[c for c in wide.columns if not c.startswith("_")]].reset_index()
-        scored = score_frame(instrument, items, where=f"deposit of {instrument}", absent_items_blank=True)
+        scored = score_frame(instrument, sheet.frame(), where=f"deposit of {instrument}", absent_items_blank=True)
         for scale, code in SCORE_CONCEPTS[instrument].items():
             concept = concepts.get(f"{VOCABULARY[instrument]}:{code}")
             values = pd.to_numeric(scored[scale], errors="coerce")
@@ -56,17 +45,17 @@ def score_measurements(answers: pd.DataFrame, whole: set[str], dates: dict[int, 
             if concept is None or not keep.any():
                 continue
             frames.append(pd.DataFrame({
-                "person_id": scored["person_id"].to_numpy()[keep].astype("int64"),
+                "person_id": sheet.person_id[keep].astype("int64"),
                 "measurement_concept_id": concept,
                 "value_as_number": values.to_numpy()[keep].astype("float64"),
-                "measurement_event_id": scored["survey_conduct_id"].to_numpy()[keep].astype("int64"),
+                "measurement_event_id": sheet.survey_conduct_id[keep].astype("int64"),
                 "measurement_source_value": f"{instrument}.{scale}",
+                "measurement_date": sheet.day[keep],
             }))
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "measurement_id", np.arange(len(out), dtype="int64") + first_id)
-    out["measurement_date"] = out["measurement_event_id"].map(dates)
     out["measurement_type_concept_id"] = SURVEY_DERIVED
     out["meas_event_field_concept_id"] = 2000000401  # the field concept survey_conduct.survey_conduct_id
     return out

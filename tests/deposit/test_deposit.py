@@ -180,3 +180,60 @@ def test_arm_planned_for_a_study_without_arms_is_refused(engine: Engine, world) 
     with session_scope(engine) as s, pytest.raises(ValidationError, match="has no arms"):
         deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
     assert table_counts(warehouse) == before
+
+
+def _expected_number(value: object) -> float | None:
+    """What a stored answer deposits as: numbers, numeric text and yes/no as numbers, else nothing."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def test_deposited_items_are_the_stored_answers(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    """Every numeric answer of a planned item becomes one observation with its value, however it
+    was stored (number, numeric text with spaces, yes/no); empty and absent answers give none."""
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        responses = s.execute(select(Response).order_by(Response.id)).scalars().all()
+        gad, phq = (next(r for r in responses if r.instrument_id == i) for i in ("gad-7", "phq-9"))
+        gad.answers = {**gad.answers, "q1": "3", "q2": " 2 ", "q3": None}
+        phq.answers = {k: v for k, v in phq.answers.items() if k != "q4"} | {"q5": True}
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "gad-7.*", "phq-9.*"]
+        expected = sorted(
+            (f"{r.instrument_id}.{item}", r.event_code, number) for r in responses
+            if r.instrument_id in ("gad-7", "phq-9") for item, value in r.answers.items()
+            if item[1:].isdigit() and (number := _expected_number(value)) is not None)
+    _close(engine)
+    with session_scope(engine) as s:
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    with warehouse.connect() as conn:
+        got = sorted((src, event, number) for src, event, number in conn.exec_driver_sql(
+            "SELECT o.observation_source_value, s.timing_source_value, o.value_as_number FROM observation o "
+            "JOIN survey_conduct s ON s.survey_conduct_id = o.observation_event_id").all())
+        ids = conn.exec_driver_sql("SELECT observation_id, observation_event_id FROM observation "
+                                   "ORDER BY observation_id").all()
+    assert got == expected and ("gad-7.q2", gad.event_code, 2.0) in got
+    assert [e for _, e in ids] == sorted(e for _, e in ids)  # ids follow the sittings
+
+
+def test_a_text_answer_to_a_scored_item_is_named(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        gad = s.execute(select(Response).where(Response.instrument_id == "gad-7")).scalars().first()
+        assert gad is not None
+        gad.answers = {**gad.answers, "q4": "often"}
+        study = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
+        study.deposit_plan = ["demographics", "gad-7.*"]
+    _close(engine)
+    before = table_counts(warehouse)
+    with session_scope(engine) as s, pytest.raises(ValidationError, match="often"):
+        deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    assert table_counts(warehouse) == before
