@@ -15,7 +15,7 @@ from workbench.studies.service import set_status
 from workbench.trusted_party import TrustedParty, init_store, open_trusted_party
 from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
-__all__ = ["World", "closed_demo"]
+__all__ = ["World", "closed_demo", "open_world"]
 
 
 @dataclass
@@ -44,3 +44,9 @@ def closed_demo(home: Path, participants: int, seed: int) -> World:
         seed_demo(s, tp, participants=participants, seed=seed)
         set_status(s, "DEMO-QOL", "closed", actor="bench")
     return World(operational, tp, warehouse)
+
+
+def open_world(home: Path) -> World:
+    """The stores a ``closed_demo`` left under ``home`` (or a copy of them), opened again."""
+    cfg = Settings(home=home)
+    return World(make_engine(cfg.database_url), open_trusted_party(cfg), connect(f"duckdb:///{home / 'wh.duckdb'}"))
