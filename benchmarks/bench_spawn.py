@@ -1,8 +1,10 @@
 """Project-space spawn benchmark: a named server (approved project) from request to ready, on the real hub.
 
 Baseline in the same run, on the same hub, for the same user: the default (unnamed) server, which
-skips the governance check, the project's own home and the gateway-only token. Spawns alternate
-(named, default, named, …) so machine noise falls on both; each server is stopped and gone before
+skips the governance check, the project's own home and the gateway-only token. One unmeasured
+spawn of each kind first (the very first spawn of a fresh hub pays cold imports and caches, which
+would otherwise fall on whichever kind goes first); then spawns alternate, the kind that goes
+first swapping each round, so machine noise falls on both; each server is stopped and gone before
 the next spawn. Reports p50 and p95 of request → ``ready``.
 
     .venv/bin/python benchmarks/bench_spawn.py [--quick] [--rounds N]
@@ -129,8 +131,11 @@ def main() -> int:
             spawner = Spawner(fixture)
             named, default = server_name(PROJECT), ""
             times: dict[str, list[float]] = {named: [], default: []}
-            for _ in range(rounds):
-                for name in (named, default):
+            for name in (named, default):  # warm-up, not measured
+                spawner.spawn(name)
+                spawner.stop(name)
+            for round_ in range(rounds):
+                for name in ((named, default) if round_ % 2 == 0 else (default, named)):
                     times[name].append(spawner.spawn(name))
                     spawner.stop(name)
         for label, q in (("p50", 0.5), ("p95", 0.95)):
