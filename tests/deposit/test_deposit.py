@@ -237,3 +237,23 @@ def test_a_text_answer_to_a_scored_item_is_named(engine: Engine, world) -> None:
     with session_scope(engine) as s, pytest.raises(ValidationError, match="often"):
         deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
     assert table_counts(warehouse) == before
+
+
+def test_people_already_in_the_warehouse_keep_their_person_id(engine: Engine, world) -> None:  # type: ignore[no-untyped-def]
+    """Someone deposited before (another study, same warehouse pseudonym) is not added twice."""
+    tp, warehouse = world
+    with session_scope(engine) as s:
+        first = s.execute(select(Participant).order_by(Participant.id)).scalars().first()
+        assert first is not None
+        (code,) = tp.translate([first.pseudonym], "study:DEMO-QOL", "warehouse", actor="test").pseudonyms
+        s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one().deposit_plan = ["demographics", "gad-7.*"]
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, "
+                             f"ethnicity_concept_id, person_source_value) VALUES (500, 0, 1950, 0, 0, '{code}')")
+    _close(engine)
+    with session_scope(engine) as s:
+        report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+    with warehouse.connect() as conn:
+        persons = conn.exec_driver_sql("SELECT count(*), count(DISTINCT person_source_value) FROM person").one()
+        theirs = conn.exec_driver_sql("SELECT count(*) FROM observation WHERE person_id = 500").scalar_one()
+    assert report.rows["person"] == 59 and tuple(persons) == (60, 60) and theirs > 0
