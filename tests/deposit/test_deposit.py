@@ -257,3 +257,27 @@ def test_people_already_in_the_warehouse_keep_their_person_id(engine: Engine, wo
         persons = conn.exec_driver_sql("SELECT count(*), count(DISTINCT person_source_value) FROM person").one()
         theirs = conn.exec_driver_sql("SELECT count(*) FROM observation WHERE person_id = 500").scalar_one()
     assert report.rows["person"] == 59 and tuple(persons) == (60, 60) and theirs > 0
+
+
+@pytest.mark.postgres
+def test_deposit_into_postgresql_holds_the_same_rows_as_into_duckdb(  # type: ignore[no-untyped-def]
+        engine: Engine, world, new_warehouse, tmp_path: Path) -> None:
+    """The PostgreSQL warehouse gets the deposit through COPY: same rows as DuckDB's Arrow path."""
+    tp, duck = world
+    postgres = new_warehouse("postgresql", tmp_path)
+    _close(engine)
+    query = ("SELECT o.observation_source_value, o.value_as_number, o.value_as_string, o.observation_date, "
+             "s.timing_source_value FROM observation o LEFT JOIN survey_conduct s "
+             "ON s.survey_conduct_id = o.observation_event_id")
+    scores = "SELECT measurement_source_value, value_as_number, measurement_date FROM measurement"
+    found = []
+    for warehouse in (duck, postgres):
+        with session_scope(engine) as s:
+            s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one().status = "closed"
+        with session_scope(engine) as s:
+            report = deposit_study(s, tp, warehouse, "DEMO-QOL", actor="steward")
+        with warehouse.connect() as conn:
+            found.append((report.rows, sorted(map(tuple, conn.exec_driver_sql(query).all()), key=repr),
+                          sorted(map(tuple, conn.exec_driver_sql(scores).all()), key=repr)))
+    postgres.dispose()
+    assert found[0] == found[1] and found[0][0]["observation"] > 0 and found[0][0]["measurement"] > 0
