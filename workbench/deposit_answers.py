@@ -2,13 +2,13 @@
 
 Answers are stored as one JSON object per response. Exploding them row by row in the store
 (SQLite ``json_each``, fetched one row at a time through the driver) dominated the deposit: the
-store is asked for each response once (one row per sitting, its raw JSON as text), and an
-in-memory DuckDB explodes it with its vectorised JSON reader. The exploded answers stay in that
-DuckDB: the deposit's observation rows, the score pivots and the sittings are SQL over them that
-return Arrow columns, so no per-answer Python object (and no pandas string column of 2 M rows) is
-ever built. Same values as the store's own functions: text unquoted, numbers as written,
-``true``/``false`` as 1/0 (how SQLite and the ``yesno`` items store them), nested objects
-(``_scores``) as JSON text.
+store is asked for each response once (one row per sitting, its raw JSON as text) and an
+in-memory DuckDB reads the JSON. Each instrument's selected sittings become one matrix (a row
+per sitting, a column per item: one vectorised ``json_extract`` of all items per sitting), from
+which numpy builds the observation rows and the scorers read their items, so no Python object
+or pandas row per answer (2 M of them for 10,000 participants) is ever built. Same values as the
+store's own functions: text unquoted, numbers as written, ``true``/``false`` as 1/0 (how SQLite
+and the ``yesno`` items store them), nested objects (``_scores``) as JSON text.
 """
 
 from __future__ import annotations
