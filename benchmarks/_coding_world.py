@@ -24,7 +24,7 @@ import ipywidgets as w
 import psutil
 import requests
 
-from hub.services import settings_environment, venv_bin
+from hub.services import VOILA_PAGE_FLAGS, settings_environment, venv_bin
 from hub.testing import free_ports
 from hub.voila_hooks import viewer_cell_source
 from workbench.accounts import add_user
@@ -167,7 +167,7 @@ def voila(settings: Settings, directory: Path, *, preheat: bool = False, timeout
         env["HOME"] = os.environ["HOME"]
     command = [venv_bin("voila"), str(directory), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
                "--Voila.port_retries=0", "--Voila.tornado_settings", "disable_check_xsrf=True",
-               "--VoilaConfiguration.show_tracebacks=False"]
+               *VOILA_PAGE_FLAGS]  # the pages' flags of the dashboards and forms services
     if preheat:
         command += ["--preheat_kernel=True", "--pool_size=1"]
     log = (settings.home / "voila.log").open("ab")

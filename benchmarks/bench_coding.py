@@ -12,7 +12,8 @@ Playwright) opens two pages of that same server:
 
 **Open**: from navigation start to interactive, read in the page (``performance.now()``), for a
 fresh kernel per visit (the dashboards service does not preheat) and, with ``--preheat``, from a
-preheated kernel (what the widget itself costs once the kernel is running).
+preheated kernel (what the widget itself costs once the kernel is running; each visit waits until
+the pool has refilled after the previous one).
 
 **Apply round trip**: a text range is selected in the page, then the apply is triggered (Enter
 with code 1 armed in the widget; a click on Apply in the baseline) and the clock stops when the
@@ -94,6 +95,31 @@ def open_page(browser: Any, url: str, kind: str, timeout_ms: float = 180_000) ->
     return page, float(interactive), float(drawing)
 
 
+def wait_for_refilled_pool(base: str, timeout_s: float = 180.0) -> None:
+    """Until Voila and its kernels have been quiet (< 10 % of a core) for a second: with
+    ``--preheat`` the pool refills after each visit (a kernel started, the notebook run), and a
+    visit arriving before that measures the refill, not the preheated page. Standalone Voila has
+    no kernels API to ask, so the server's process tree is watched."""
+    import time
+    from urllib.parse import urlparse
+
+    import psutil
+
+    port = urlparse(base).port
+    server = next(psutil.Process(c.pid) for c in psutil.net_connections("tcp")
+                  if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid)
+    deadline, quiet = time.monotonic() + timeout_s, 0
+    while time.monotonic() < deadline:
+        tree = [server, *server.children(recursive=True)]
+        before = sum(p.cpu_times().user + p.cpu_times().system for p in tree)
+        time.sleep(0.5)
+        after = sum(p.cpu_times().user + p.cpu_times().system for p in tree if p.is_running())
+        quiet = quiet + 1 if after - before < 0.05 else 0
+        if quiet >= 2:
+            return
+    raise SystemExit("Voila never went quiet: the pool did not refill")
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -145,6 +171,8 @@ def run(words: int, codings: int, applies: int, opens: int, preheat: bool) -> No
             pages: dict[str, Any] = {}
             for round_ in range(opens + 1):  # the first visit warms the server's caches, not counted
                 for kind in ("coding", "baseline"):
+                    if preheat:
+                        wait_for_refilled_pool(base)
                     page, ms, drawn = open_page(browser, f"{base}voila/render/{kind}.ipynb", kind)
                     if round_:
                         opened[kind].append(ms)

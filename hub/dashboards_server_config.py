@@ -26,5 +26,9 @@ c.ServerApp.default_url = "/voila/render/studies.ipynb"
 c.VoilaConfiguration.prelaunch_hook = inject_viewer
 c.VoilaConfiguration.show_tracebacks = False
 c.VoilaConfiguration.strip_sources = True
+# Figures are plotly FigureWidgets (they bring their own plotly.js); the jupyterlab-plotly page
+# extension would add 4.8 MB of JavaScript to every page for nothing (see hub/services.py).
+c.VoilaConfiguration.extension_allowlist = []
+c.VoilaConfiguration.extension_denylist = ["jupyterlab-plotly"]
 c.MappingKernelManager.cull_idle_timeout = 600
 c.MappingKernelManager.cull_interval = 60

@@ -28,6 +28,7 @@ __all__ = [
     "FORMS_POOL_SIZE",
     "KERNEL_CULL_IDLE_SECONDS",
     "REPO_ROOT",
+    "VOILA_PAGE_FLAGS",
     "VOILA_SAFE_FLAGS",
     "dashboards_service",
     "forms_pools_flag",
@@ -51,6 +52,12 @@ KERNEL_CULL_INTERVAL_SECONDS = 60
 # Voila's own defaults already hide sources and tracebacks; we state them so a changed default
 # upstream cannot expose code or row-level values in an error to a viewer.
 VOILA_SAFE_FLAGS = ["--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False"]
+# Every figure of the dashboards and forms is a plotly FigureWidget (an anywidget that brings its
+# own plotly.js, only on a page that shows one); the jupyterlab-plotly extension renders only
+# `fig.show()` output, which no page uses, yet every page would load and parse its 4.8 MB.
+# The dashboards service (Voila as a server extension) reads it from its config file instead: given
+# on that command line, the list reaches Voila as None and every page fails with a 500.
+VOILA_PAGE_FLAGS = [*VOILA_SAFE_FLAGS, "--VoilaConfiguration.extension_denylist=jupyterlab-plotly"]
 
 
 def venv_bin(name: str) -> str:
@@ -97,7 +104,7 @@ def dashboards_service(settings: Settings, *, as_root: bool) -> dict[str, Any]:
         venv_bin("jupyterhub-singleuser"),
         f"--config={REPO_ROOT / 'hub' / 'dashboards_server_config.py'}",
         f"--ServerApp.root_dir={notebooks}",
-        *VOILA_SAFE_FLAGS,
+        *VOILA_SAFE_FLAGS,  # the extension denylist is in dashboards_server_config.py (see there)
     ]
     if as_root:
         command.append("--allow-root")
@@ -138,7 +145,7 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
             "--Voila.tornado_settings", "disable_check_xsrf=True",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",
             f"--MappingKernelManager.cull_interval={KERNEL_CULL_INTERVAL_SECONDS}",
-            *VOILA_SAFE_FLAGS,
+            *VOILA_PAGE_FLAGS,
         ],
     }
 

@@ -69,3 +69,28 @@ def test_mouse_selection_across_emoji_is_stored_in_code_points(browser, tmp_path
     assert (row["start"], row["end"]) == (start, start + len(WANTED))
     assert row["quote"] == WANTED == text[row["start"]:row["end"]]
     assert row["code"] == "fear_of_recurrence"
+
+
+def test_figure_widgets_draw_without_the_plotly_page_extension(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The pages' Voila flags deny jupyterlab-plotly (4.8 MB on every page); a FigureWidget, what
+    every dashboard figure is, still draws: it brings its own plotly.js."""
+    import nbformat
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import plotly.graph_objects as go\n"
+        "go.FigureWidget(data=[go.Bar(x=['BL', 'W06'], y=[61, 70])], layout={'title': {'text': 'QL2'}})")]
+    nbformat.write(nb, folder / "figure.ipynb")
+    (tmp_path / "var").mkdir()
+    with voila(Settings(home=tmp_path / "var"), folder) as base:
+        page = browser.new_page()
+        loaded: list[str] = []
+        page.on("request", lambda request: loaded.append(request.url))
+        try:
+            page.goto(f"{base}voila/render/figure.ipynb", wait_until="commit", timeout=180_000)
+            page.wait_for_selector(".js-plotly-plot .bars path", timeout=180_000)
+        finally:
+            page.close()
+    assert loaded and not [u for u in loaded if "jupyterlab-plotly" in u]

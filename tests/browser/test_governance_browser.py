@@ -23,9 +23,12 @@ def test_researcher_opens_the_access_request_form_from_the_staff_home(browser: A
     page.locator("#login_submit").click()
     page.wait_for_url("**/services/dashboards/**", timeout=TIMEOUT)
 
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
     page.goto(f"{hub.base_url}/services/dashboards/voila/render/home.ipynb")
     link = page.get_by_role("link", name="Demande d'accès / Access request")
     link.wait_for(timeout=TIMEOUT)
+    assert not [u for u in loaded if "jupyterlab-plotly" in u]  # the service's extension denylist holds
     assert page.get_by_role("link", name="Comités / Committees").count() == 0  # not this viewer's role
     link.click()
     page.get_by_role("heading", name="Demande d’accès aux données de l’entrepôt / Warehouse data access request") \

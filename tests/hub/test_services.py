@@ -31,6 +31,7 @@ def test_services_never_turn_on_sources_or_tracebacks(tmp_path: Path) -> None:
         assert "--VoilaConfiguration.strip_sources=True" in joined
         assert "--VoilaConfiguration.show_tracebacks=False" in joined
         assert "show_tracebacks=True" not in joined and "strip_sources=False" not in joined
+    assert "--VoilaConfiguration.extension_denylist=jupyterlab-plotly" in forms_service(settings)["command"]
 
 
 def test_forms_service_is_preheated_culls_and_does_not_leak_kernels(tmp_path: Path) -> None:
