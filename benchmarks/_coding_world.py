@@ -24,7 +24,7 @@ import ipywidgets as w
 import psutil
 import requests
 
-from hub.services import VOILA_PAGE_FLAGS, settings_environment, venv_bin
+from hub.services import FORMS_VOILA_CONFIG, VOILA_PAGE_FLAGS, settings_environment, venv_bin
 from hub.testing import free_ports
 from hub.voila_hooks import viewer_cell_source
 from workbench.accounts import add_user
@@ -166,8 +166,8 @@ def voila(settings: Settings, directory: Path, *, preheat: bool = False, timeout
     if "HOME" in os.environ:
         env["HOME"] = os.environ["HOME"]
     command = [venv_bin("voila"), str(directory), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--Voila.port_retries=0", "--Voila.tornado_settings", "disable_check_xsrf=True",
-               *VOILA_PAGE_FLAGS]  # the pages' flags of the dashboards and forms services
+               "--Voila.port_retries=0", f"--Voila.config_file_paths={FORMS_VOILA_CONFIG}",
+               *VOILA_PAGE_FLAGS]  # the pages' config and flags of the forms service
     if preheat:
         command += ["--preheat_kernel=True", "--pool_size=1"]
     log = (settings.home / "voila.log").open("ab")

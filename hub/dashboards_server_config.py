@@ -4,6 +4,7 @@ Only Voila is served: JupyterLab, the classic notebook and terminals are switche
 member reaching this service gets dashboards, not a shell running as the service's user.
 """
 
+from hub.page_policy import page_headers
 from hub.readonly_contents import ReadOnlyContentsManager
 from hub.voila_hooks import inject_viewer
 
@@ -17,6 +18,7 @@ c.ServerApp.jpserver_extensions = {
     "nbclassic": False,
 }
 c.ServerApp.terminals_enabled = False
+c.ServerApp.tornado_settings = {"headers": page_headers()}  # this server only (hub/page_policy.py)
 c.ServerApp.contents_manager_class = ReadOnlyContentsManager
 # Like standalone Voila: the browser may talk to widgets, never ask a kernel to execute code.
 c.MappingKernelManager.allowed_message_types = [

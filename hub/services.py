@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+FORMS_VOILA_CONFIG = REPO_ROOT / "hub" / "forms_voila"
 FORMS_POOL_SIZE = 2
 FORMS_BURST_NOTEBOOK = "home.ipynb"
 KERNEL_CULL_IDLE_SECONDS = 600
@@ -141,8 +142,8 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
             "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",
             "--base_url=/services/forms/",
             "--preheat_kernel=True", f"--pool_size={pool_size}", forms_pools_flag(pool_size),
-            # Without this, each page close is refused (no _xsrf cookie) and leaks a kernel.
-            "--Voila.tornado_settings", "disable_check_xsrf=True",
+            # Tornado settings (no _xsrf check on page close, the page policy): see the file.
+            f"--Voila.config_file_paths={FORMS_VOILA_CONFIG}",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",
             f"--MappingKernelManager.cull_interval={KERNEL_CULL_INTERVAL_SECONDS}",
             *VOILA_PAGE_FLAGS,

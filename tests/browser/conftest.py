@@ -6,6 +6,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,3 +63,17 @@ def browser() -> Iterator[object]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _stop_hub()  # an interrupted run never reaches the teardown above
+
+
+def watch_outside_requests(page: Any, base_url: str) -> list[Any]:
+    """Requests of ``page`` to any other server (blob: and data: URLs aside), as they happen."""
+    own = urlsplit(base_url).netloc
+    outside: list[Any] = []
+    page.on("request", lambda r: outside.append(r) if urlsplit(r.url).netloc not in ("", own) else None)
+    return outside
+
+
+def assert_refused_by_page_policy(outside: list[Any]) -> None:
+    """Every request to another server was stopped by the page's Content-Security-Policy (Voila's
+    templates link a CDN): none left the browser."""
+    assert [(r.url, r.failure) for r in outside if r.failure != "csp"] == []

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from _coding_world import notebooks, seed, stored_codings, voila
 
+from tests.browser.conftest import assert_refused_by_page_policy, watch_outside_requests
 from workbench.qualitative import build_transcript
 from workbench.settings import Settings
 
@@ -88,9 +89,11 @@ def test_figure_widgets_draw_without_the_plotly_page_extension(browser, tmp_path
         page = browser.new_page()
         loaded: list[str] = []
         page.on("request", lambda request: loaded.append(request.url))
+        outside = watch_outside_requests(page, base)
         try:
             page.goto(f"{base}voila/render/figure.ipynb", wait_until="commit", timeout=180_000)
             page.wait_for_selector(".js-plotly-plot .bars path", timeout=180_000)
         finally:
             page.close()
     assert loaded and not [u for u in loaded if "jupyterlab-plotly" in u]
+    assert_refused_by_page_policy(outside)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hub.testing import PASSWORD, Fixture, totp_code
+from tests.browser.conftest import assert_refused_by_page_policy, watch_outside_requests
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 120_000  # ms; a cold Voila render on a busy 2-core box
@@ -25,10 +26,12 @@ def test_researcher_opens_the_access_request_form_from_the_staff_home(browser: A
 
     loaded: list[str] = []
     page.on("request", lambda request: loaded.append(request.url))
+    outside = watch_outside_requests(page, hub.base_url)
     page.goto(f"{hub.base_url}/services/dashboards/voila/render/home.ipynb")
     link = page.get_by_role("link", name="Demande d'accès / Access request")
     link.wait_for(timeout=TIMEOUT)
     assert not [u for u in loaded if "jupyterlab-plotly" in u]  # the service's extension denylist holds
+    assert_refused_by_page_policy(outside)
     assert page.get_by_role("link", name="Comités / Committees").count() == 0  # not this viewer's role
     link.click()
     page.get_by_role("heading", name="Demande d’accès aux données de l’entrepôt / Warehouse data access request") \

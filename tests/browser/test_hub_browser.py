@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from hub.testing import PASSWORD, Fixture, totp_code
+from tests.browser.conftest import assert_refused_by_page_policy, watch_outside_requests
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 90_000  # ms; a cold Voila render plus the page's JS on a busy 2-core box
@@ -39,12 +40,15 @@ def test_wrong_code_is_refused_then_the_manager_sees_the_study(browser: Any, hub
 def test_participant_link_greets_by_pseudonym_and_switches_language(browser: Any, hub: Fixture) -> None:
     context = browser.new_context()
     page = context.new_page()
-    page.goto(hub.participant_url(), wait_until="commit")
+    outside = watch_outside_requests(page, hub.base_url)
+    reply = page.goto(hub.participant_url(), wait_until="commit")
     heading = page.get_by_role("heading", name="Bonjour, participant P-HUBTEST1")
     heading.wait_for(timeout=TIMEOUT)
     page.get_by_role("button", name="English").click()
     page.get_by_role("heading", name="Hello, participant P-HUBTEST1").wait_for(timeout=TIMEOUT)
+    assert reply is not None and "default-src 'self'" in (reply.header_value("content-security-policy") or "")
     context.close()
+    assert_refused_by_page_policy(outside)
 
 
 def test_unknown_participant_link_says_so(browser: Any, hub: Fixture) -> None:

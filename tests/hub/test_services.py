@@ -40,7 +40,10 @@ def test_forms_service_is_preheated_culls_and_does_not_leak_kernels(tmp_path: Pa
     assert "--preheat_kernel=True" in command
     assert "--Voila.port_retries=0" in command
     assert "--base_url=/services/forms/" in command
-    assert command[command.index("--Voila.tornado_settings") + 1] == "disable_check_xsrf=True"
+    config = PyFileConfigLoader("voila.py", path=str(REPO_ROOT / "hub" / "forms_voila")).load_config()
+    assert f"--Voila.config_file_paths={REPO_ROOT / 'hub' / 'forms_voila'}" in command
+    assert config.Voila.tornado_settings["disable_check_xsrf"] is True
+    assert config.Voila.tornado_settings["headers"]["Content-Security-Policy"].startswith("default-src 'self'")
     assert any(part.startswith("--MappingKernelManager.cull_idle_timeout=") for part in command)
     assert "--port=18123" in command
 
@@ -58,6 +61,7 @@ def test_dashboards_server_config_is_voila_only_and_read_only() -> None:
     assert config.VoilaConfiguration.prelaunch_hook is inject_viewer
     assert config.VoilaConfiguration.show_tracebacks is False
     assert config.ServerApp.contents_manager_class is ReadOnlyContentsManager
+    assert "default-src 'self'" in config.ServerApp.tornado_settings["headers"]["Content-Security-Policy"]
     assert config.ServerApp.jpserver_extensions["jupyterlab"] is False
     assert config.ServerApp.terminals_enabled is False
     assert "execute_request" not in config.MappingKernelManager.allowed_message_types
