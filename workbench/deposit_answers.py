@@ -53,7 +53,10 @@ class StudyAnswers:
     def __init__(self, responses: pa.Table) -> None:
         self._con = duckdb.connect()
         self._con.execute("SET preserve_insertion_order = false").fetchall()
-        self._con.register("raw", responses)
+        # DuckDB scans an Arrow table one record batch per thread: as one batch, every JSON
+        # object of the study would be parsed by one thread. Zero-copy slices of 16,384 rows.
+        self._con.register("raw", pa.Table.from_batches(responses.to_batches(max_chunksize=16_384),
+                                                        schema=responses.schema))
         self._pairs: pd.DataFrame | None = None
         self._sheets: dict[str, Sheet] = {}
         self._first_sitting = self._sittings = 0
