@@ -27,9 +27,8 @@ from workbench.participants.models import Participant
 from workbench.studies.models import Study
 from workbench.studies.service import get_study, set_status
 from workbench.trusted_party import TrustedParty
-from workbench.warehouse import load_tables
 from workbench.warehouse.engine import native_duckdb
-from workbench.warehouse.loader import to_arrow
+from workbench.warehouse.loader import open_load, to_arrow
 from workbench.warehouse.schema import metadata as warehouse_metadata
 
 __all__ = ["DepositReport", "deposit_study", "plan_variables"]
@@ -210,10 +209,12 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
     new = [c for c in allowed["wh"] if c not in known]
     person_ids = {**known, **{c: ids["person"] + i for i, c in enumerate(new)}}
     allowed = allowed.assign(person_id=allowed["wh"].map(person_ids))
-    with every_answer:
-        tables = _build(study, allowed, chosen, concepts, ids, set(new), tick, every_answer)
-    result = load_tables(warehouse, load_id, tables, source=f"study {study.code} (operational store)",
-                         loaded_by=actor)
+    # Each table goes to the warehouse as soon as it is built: the loader checks and inserts it
+    # (DuckDB, without the GIL) while the next one is built, all in the load's one transaction.
+    with every_answer, open_load(warehouse, load_id, source=f"study {study.code} (operational store)",
+                                 loaded_by=actor) as load:
+        _build(study, allowed, chosen, concepts, ids, set(new), tick, every_answer, load.add)
+        result = load.finish()
     report.participants, report.rows, report.load_seconds = len(allowed), result.row_counts, result.seconds
     set_status(session, study.code, "deposited", actor=actor, reason=f"deposit {load_id}")
     audit.record(session, actor=actor, action="warehouse.deposit", object_type="study", object_id=study.code,
@@ -224,20 +225,19 @@ def deposit_study(session: Session, tp: TrustedParty, warehouse: sa.Engine, stud
 
 def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None],
            concepts: dict[str, int], ids: dict[str, int], new_people: set[str], tick: Progress,
-           every_answer: StudyAnswers) -> dict[str, pd.DataFrame | pa.Table]:
+           every_answer: StudyAnswers, emit: Callable[[str, pd.DataFrame | pa.Table], None]) -> None:
+    """Build the deposit's tables and ``emit`` each, parents first, the largest as early as can be."""
     fresh = people[people["wh"].isin(new_people)]
-    tables: dict[str, pd.DataFrame | pa.Table] = {
-        "person": pd.DataFrame({
-            "person_id": fresh["person_id"].astype("int64"),
-            "gender_concept_id": [GENDER.get(str(b.get("sex", "")), 0) for b in fresh["baseline"]],
-            "year_of_birth": [int(b["birth_year"]) for b in fresh["baseline"]],
-            "race_concept_id": 0, "ethnicity_concept_id": 0,
-            "person_source_value": fresh["wh"], "gender_source_value": [str(b.get("sex", "")) for b in fresh["baseline"]],
-        }),
-    }
+    emit("person", pd.DataFrame({
+        "person_id": fresh["person_id"].astype("int64"),
+        "gender_concept_id": [GENDER.get(str(b.get("sex", "")), 0) for b in fresh["baseline"]],
+        "year_of_birth": [int(b["birth_year"]) for b in fresh["baseline"]],
+        "race_concept_id": 0, "ethnicity_concept_id": 0,
+        "person_source_value": fresh["wh"], "gender_source_value": [str(b.get("sex", "")) for b in fresh["baseline"]],
+    }))
     if "condition" in chosen:
         codes = [f"SNOMED:{CANCER_SITES.get(str(b.get('cancer_site')), GENERIC_CANCER)}" for b in people["baseline"]]
-        tables["condition_occurrence"] = pd.DataFrame({
+        emit("condition_occurrence", pd.DataFrame({
             "condition_occurrence_id": range(ids["condition_occurrence"], ids["condition_occurrence"] + len(people)),
             "person_id": people["person_id"].astype("int64"),
             "condition_concept_id": [concepts.get(c, concepts[f"SNOMED:{GENERIC_CANCER}"]) for c in codes],
@@ -246,7 +246,7 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
             "condition_type_concept_id": REGISTRY,
             "condition_source_value": [f"{study.code}:{b.get('icd10', b.get('cancer_site', ''))}"[:50]
                                        for b in people["baseline"]],
-        })
+        }))
     surveys = [k for k in chosen if k in SURVEY_NAMES]
     tick("questionnaires", 0, 1)
     # Sittings, item rows and score pivots are SQL over the answers exploded once in DuckDB:
@@ -254,7 +254,7 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
     sittings = every_answer.select(pa.table({"pid": people["pid"].to_numpy("int64"),
                                              "person_id": people["person_id"].to_numpy("int64")}),
                                    surveys, ids["survey_conduct"]).to_pandas(date_as_object=False)
-    tables["survey_conduct"] = pd.DataFrame({
+    emit("survey_conduct", pd.DataFrame({
         "survey_conduct_id": sittings["survey_conduct_id"], "person_id": sittings["person_id"],
         "survey_concept_id": sittings["instrument"].map(
             {k: concepts[SURVEY_CONCEPT_NAMES[k]] for k in SURVEY_NAMES}).astype("int64"),
@@ -263,33 +263,33 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
         "survey_source_value": sittings["instrument"],
         "assisted_concept_id": 0, "respondent_type_concept_id": 0, "timing_concept_id": 0,
         "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
-    })
-    # Few distinct variables: map each once rather than parsing every row.
-    variables: dict[str, dict[str, int]] = {}
-    for instrument, item in every_answer.pairs().itertuples(index=False):
-        wanted, concept = chosen.get(instrument, set()), _item_concept(f"{instrument}.{item}", concepts)
-        if instrument in surveys and (wanted is None or item in wanted) and concept is not None:
-            variables.setdefault(instrument, {})[item] = concept
-    tables["observation"] = every_answer.observations(variables, ids["observation"], PATIENT_FILLED_SURVEY)
-    if "arm" in chosen:
-        items = tables["observation"]
-        arms = to_arrow("observation", _arm_rows(study.code, people, concepts, ids["observation"] + items.num_rows))
-        tables["observation"] = pa.concat_tables([to_arrow("observation", items), arms], promote_options="default")
-    scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
-                                ids["measurement"])
-    if not scores.empty:
-        tables["measurement"] = scores
-    tick("questionnaires", 1, 1)
+    }))
     last_seen = sittings.groupby("person_id")["day"].max().dt.date.to_dict()
-    tables["observation_period"] = pd.DataFrame({
+    emit("observation_period", pd.DataFrame({
         "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
         "person_id": people["person_id"].astype("int64"),
         "observation_period_start_date": people["inclusion"].tolist(),
         "observation_period_end_date": [max(last_seen.get(p, i), i) for p, i in
                                         zip(people["person_id"], people["inclusion"], strict=True)],
         "period_type_concept_id": REGISTRY,
-    })
-    return tables
+    }))
+    # Few distinct variables: map each once rather than parsing every row.
+    variables: dict[str, dict[str, int]] = {}
+    for instrument, item in every_answer.pairs().itertuples(index=False):
+        wanted, concept = chosen.get(instrument, set()), _item_concept(f"{instrument}.{item}", concepts)
+        if instrument in surveys and (wanted is None or item in wanted) and concept is not None:
+            variables.setdefault(instrument, {})[item] = concept
+    observations = every_answer.observations(variables, ids["observation"], PATIENT_FILLED_SURVEY)
+    if "arm" in chosen:
+        arms = to_arrow("observation", _arm_rows(study.code, people, concepts,
+                                                 ids["observation"] + observations.num_rows))
+        observations = pa.concat_tables([to_arrow("observation", observations), arms], promote_options="default")
+    emit("observation", observations)  # inserted while the scores are computed
+    scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
+                                ids["measurement"])
+    if not scores.empty:
+        emit("measurement", scores)
+    tick("questionnaires", 1, 1)
 
 
 

@@ -9,12 +9,13 @@ is a no-op (a retried ETL job does not duplicate rows); with other content it is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,9 +28,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from workbench.errors import ConflictError, ValidationError
 from workbench.warehouse.engine import native_duckdb
-from workbench.warehouse.schema import LOAD_LOG, foreign_keys, metadata, primary_key
+from workbench.warehouse.load_checks import check_identifiers, missing_references, refuse_missing
+from workbench.warehouse.schema import LOAD_LOG, foreign_keys, metadata
 
-__all__ = ["LoadResult", "load_tables", "to_arrow"]
+__all__ = ["Load", "LoadResult", "load_tables", "open_load", "to_arrow"]
 
 # Parents before children, so checks inside one load see the rows it brings.
 _ORDER = [t.name for t in metadata.sorted_tables]
@@ -120,43 +122,142 @@ def load_tables(
     ``before`` and ``after`` run inside the same transaction, before the checks and inserts and
     after them (connectors replace changed rows and record their run state this way).
     """
+    start = time.perf_counter()
+    arrow = {name: to_arrow(name, data) for name, data in tables.items()}  # all refused up front
+    with open_load(engine, load_id, source=source, loaded_by=loaded_by, before=before) as load:
+        for name in _load_order(arrow):
+            load.add(name, arrow[name])
+        result = load.finish(after=after)
+    return result if result.already_loaded else dataclasses.replace(result, seconds=time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def open_load(engine: Engine, load_id: str, *, source: str, loaded_by: str,
+              before: Callable[[Connection], None] | None = None) -> Iterator[Load]:
+    """A load whose tables are given one at a time (``Load.add``), then ``Load.finish``.
+
+    Same unit as ``load_tables`` (one transaction, same checks, same digest and load log): each
+    table is checked and inserted by a worker thread while the caller builds the next one.
+    Leaving the block without ``finish`` rolls everything back.
+    """
     if not load_id or len(load_id) > 64:
         raise ValidationError("a load id of 1 to 64 characters is required", where="load")
-    start = time.perf_counter()
-    arrow = {name: to_arrow(name, data) for name, data in tables.items()}
-    counts = {name: t.num_rows for name, t in arrow.items()}
-    with engine.begin() as conn, ThreadPoolExecutor(max_workers=1) as pool:
-        previous = conn.execute(sa.select(LOAD_LOG.c.content_sha256, LOAD_LOG.c.row_counts)
-                                .where(LOAD_LOG.c.load_id == load_id)).first()
-        if previous is not None:
-            if previous.content_sha256 != _content_hash(arrow):
-                raise ConflictError(f"load {load_id!r} was already done with different content")
-            return LoadResult(load_id, json.loads(previous.row_counts), already_loaded=True)
-        # The digest (of the tables as given, so it does not depend on how they are batched)
-        # is computed while the database checks and inserts: hashlib and DuckDB release the GIL.
-        hashing = pool.submit(_content_hash, arrow)
-        if before is not None:
-            before(conn)
-        batched = {name: _batched(t) for name, t in arrow.items()} if conn.dialect.name == "duckdb" else arrow
-        views = _register(conn, batched)
+    with engine.begin() as conn, ThreadPoolExecutor(max_workers=1) as inserts, \
+            ThreadPoolExecutor(max_workers=1) as hashing:
+        load = Load(conn, load_id, source, loaded_by, inserts, hashing)
         try:
-            for name in _load_order(batched):
-                _check_keys(conn, name, batched[name], batched)
-                _insert(conn, name, batched[name])
+            if not load.replay and before is not None:
+                before(conn)
+            yield load
+            if not load.finished:
+                raise RuntimeError(f"load {load_id!r} left without finish(): rolled back")
         finally:
-            _unregister(conn, views)
+            load.close()
+
+
+class Load:
+    """One load in progress; see ``open_load``."""
+
+    def __init__(self, conn: Connection, load_id: str, source: str, loaded_by: str,
+                 inserts: ThreadPoolExecutor, hashing: ThreadPoolExecutor) -> None:
+        self._conn, self.load_id, self._source, self._loaded_by = conn, load_id, source, loaded_by
+        self._inserts, self._hashing = inserts, hashing
+        self._start = time.perf_counter()
+        self._busy = 0.0  # seconds of the loader's own work (conversion, checks, inserts)
+        self._tables: dict[str, pa.Table] = {}
+        self._pending: list[Future[None]] = []
+        self._recheck: list[str] = []  # tables with references to rows a later table may bring
+        self._views: list[str] = []
+        self._failed = False
+        self.finished = False
+        self._previous = conn.execute(sa.select(LOAD_LOG.c.content_sha256, LOAD_LOG.c.row_counts)
+                                      .where(LOAD_LOG.c.load_id == load_id)).first()
+        #: The load id was done before: tables are only gathered, for ``finish`` to compare.
+        self.replay = self._previous is not None
+
+    def add(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        """Check ``data`` against the table's columns now; its keys, references and insert follow
+        in the worker, in the order the tables are added (parents first is cheapest)."""
+        started = time.perf_counter()
+        if name in self._tables:
+            raise ValidationError("table given twice in one load", where=f"{name} (load {self.load_id})")
+        self._raise_failed()
+        arrow = to_arrow(name, data)
+        before = dict(self._tables)  # inserted by the time the worker reaches this table
+        self._tables[name] = arrow
+        self._busy += time.perf_counter() - started
+        if not self.replay:
+            self._pending.append(self._inserts.submit(self._load_one, name, arrow, before))
+
+    def _load_one(self, name: str, table: pa.Table, loaded: Mapping[str, pa.Table]) -> None:
+        if self._failed:
+            return
+        started = time.perf_counter()
+        try:
+            conn = self._conn
+            if conn.dialect.name == "duckdb":
+                table = _batched(table)
+                self._views += _register(conn, {name: table})
+            check_identifiers(conn, name, table)
+            if missing_references(conn, name, table, loaded):
+                self._recheck.append(name)
+            _insert(conn, name, table)
+        except BaseException:
+            self._failed = True
+            raise
+        finally:
+            self._busy += time.perf_counter() - started
+
+    def _raise_failed(self) -> None:
+        for future in self._pending:
+            if future.done() and future.exception() is not None:
+                future.result()
+
+    def finish(self, after: Callable[[Connection], None] | None = None) -> LoadResult:
+        """Wait for the inserts, check again the references that were missing when their table
+        came, run ``after``, write the load log and commit."""
+        started = time.perf_counter()
+        counts = {name: t.num_rows for name, t in self._tables.items()}
+        if self.replay:
+            if self._previous.content_sha256 != _content_hash(self._tables):
+                raise ConflictError(f"load {self.load_id!r} was already done with different content")
+            self.finished = True
+            return LoadResult(self.load_id, json.loads(self._previous.row_counts), already_loaded=True)
+        # The digest (of the tables as given, so it does not depend on how they are batched)
+        # is computed while the database inserts: hashlib and DuckDB release the GIL.
+        digest = self._hashing.submit(_content_hash, dict(self._tables))
+        waited = time.perf_counter()
+        for future in self._pending:
+            future.result()
+        waited = time.perf_counter() - waited
+        conn = self._conn
+        for name in self._recheck:  # the rows they pointed to may have come with a later table
+            loaded = {n: t for n, t in self._tables.items() if n != name}
+            refuse_missing(name, missing_references(conn, name, self._tables[name], loaded))
         if after is not None:
             after(conn)
-        digest = hashing.result()
         conn.execute(LOAD_LOG.insert().values(
-            load_id=load_id, source=source[:255], content_sha256=digest,
+            load_id=self.load_id, source=self._source[:255], content_sha256=digest.result(),
             loaded_at=datetime.now(UTC).replace(tzinfo=None), row_counts=json.dumps(counts),
-            loaded_by=loaded_by[:100]))
+            loaded_by=self._loaded_by[:100]))
         try:
             conn.commit()
         except sa.exc.IntegrityError as exc:
-            raise ValidationError(f"referential integrity: {exc.orig}", where=f"load {load_id}") from None
-    return LoadResult(load_id, counts, seconds=time.perf_counter() - start)
+            raise ValidationError(f"referential integrity: {exc.orig}", where=f"load {self.load_id}") from None
+        self.finished = True
+        own = self._busy + time.perf_counter() - started - waited
+        return LoadResult(self.load_id, counts, seconds=own,
+                          extra={"open_seconds": time.perf_counter() - self._start})
+
+    def close(self) -> None:
+        """Stop queued work (after an error), wait for the running insert, drop the views."""
+        self._failed = self._failed or not self.finished
+        for future in self._pending:
+            future.cancel()
+        for future in self._pending:
+            with contextlib.suppress(BaseException):
+                future.result()
+        _unregister(self._conn, self._views)
 
 
 def _batched(table: pa.Table) -> pa.Table:
@@ -211,115 +312,3 @@ def _insert(conn: Connection, name: str, table: pa.Table) -> None:
         copy.write(buffer.getbuffer())
 
 
-def _distinct(table: pa.Table, column: str) -> list[object]:
-    """Distinct non-null values of an incoming column."""
-    return pa.compute.unique(table.column(column).drop_null()).to_pylist()
-
-
-def _has_duplicates(conn: Connection, name: str, table: pa.Table, column: str) -> bool:
-    values = table.column(column)
-    if pa.types.is_integer(values.type) and not values.null_count:
-        array = values.to_numpy()
-        if (array[1:] > array[:-1]).all():  # sorted ids, the usual ETL output: no hashing
-            return False
-    if conn.dialect.name == "duckdb":
-        (dupes,) = native_duckdb(conn).execute(
-            f"SELECT count(*) - count(DISTINCT {column}) FROM _wb_load_{name}").fetchall()[0]
-        return bool(dupes)
-    return pa.compute.count_distinct(values).as_py() != table.num_rows
-
-
-def _check_keys(conn: Connection, name: str, table: pa.Table, batch: Mapping[str, pa.Table]) -> None:
-    """Refuse duplicate keys and references to rows or concepts that do not exist.
-
-    Checked on the distinct values of the incoming batch, so the cost follows the batch, not the
-    size of the warehouse.
-    """
-    keys = primary_key(name)
-    if len(keys) == 1 and table.num_rows:
-        column = table.column(keys[0])
-        if _has_duplicates(conn, name, table, keys[0]):
-            raise ValidationError("duplicate identifiers in this load", where=f"{name}.{keys[0]}")
-        target = metadata.tables[name].c[keys[0]]
-        lowest = pa.compute.min(column).as_py()
-        if isinstance(lowest, int):
-            top = conn.execute(sa.select(sa.func.max(target))).scalar()
-            if top is not None and lowest <= top:
-                clash = conn.execute(sa.select(sa.func.count()).select_from(target.table).where(
-                    target.in_(column.to_pylist()))).scalar_one() if table.num_rows <= 50_000 else \
-                    _count_existing(conn, name, keys[0], column)
-                if clash:
-                    raise ValidationError(f"{clash} identifier(s) already in the warehouse",
-                                          where=f"{name}.{keys[0]}")
-    references = [fk for fk in foreign_keys(name) if fk[0] in table.column_names]
-    if conn.dialect.name == "duckdb":
-        orphans = _orphans(conn, name, references)
-    else:
-        orphans = {}
-        for column_name, target_table, target_column in references:
-            values = _distinct(table, column_name)
-            if not values:
-                continue
-            known: set[object] = set()
-            if target_table in batch and target_column in batch[target_table].column_names:
-                known = set(_distinct(batch[target_table], target_column))
-            missing = [v for v in values if v not in known]
-            if missing:
-                missing = _absent(conn, target_table, target_column, missing)
-            if missing:
-                orphans[column_name] = missing
-                break
-    for column_name, target_table, _ in references:
-        missing = orphans.get(column_name)
-        if missing:
-            shown = ", ".join(str(v) for v in sorted(missing)[:5])
-            what = "concept id(s)" if target_table == "concept" else f"{target_table} id(s)"
-            raise ValidationError(f"unknown {what} {shown}" + (" …" if len(missing) > 5 else ""),
-                                  where=f"{name}.{column_name}")
-
-
-def _orphans(conn: Connection, name: str, references: list[tuple[str, str, str]]) -> dict[str, list[object]]:
-    """Up to 6 unknown values per reference column, all columns in one DuckDB statement.
-
-    Parents of this load are already inserted (tables go parents first, in this transaction), so
-    each column is one parallel anti-join of its distinct values against the target table; a
-    reference to the same table may also point to a row of the load itself. One statement instead
-    of one per column halves the cost for tables with many concept columns (survey_conduct: 8).
-    """
-    if not references:
-        return {}
-    branches = []
-    for i, (column, target_table, target_column) in enumerate(references):
-        absent = f"NOT EXISTS (SELECT 1 FROM {target_table} t WHERE t.{target_column} = d.v)"
-        if target_table == name:
-            absent += f" AND NOT EXISTS (SELECT 1 FROM _wb_load_{name} s WHERE s.{target_column} = d.v)"
-        branches.append(f"(SELECT {i} AS k, d.v FROM (SELECT DISTINCT {column} AS v FROM _wb_load_{name}) d "
-                        f"WHERE d.v IS NOT NULL AND {absent} LIMIT 6)")
-    found: dict[str, list[object]] = {}
-    for k, value in native_duckdb(conn).execute(" UNION ALL ".join(branches)).fetchall():
-        found.setdefault(references[k][0], []).append(value)
-    return found
-
-
-def _count_existing(conn: Connection, name: str, key: str, column: pa.ChunkedArray) -> int:
-    if conn.dialect.name == "duckdb":
-        raw = native_duckdb(conn)
-        raw.register("_wb_keys", pa.table({"k": column}))
-        try:
-            return int(raw.execute(
-                f"SELECT count(*) FROM {name} t JOIN _wb_keys k ON t.{key} = k.k").fetchall()[0][0])
-        finally:
-            raw.unregister("_wb_keys")
-    target = metadata.tables[name].c[key]
-    values = column.to_pylist()
-    return sum(conn.execute(sa.select(sa.func.count()).select_from(target.table).where(
-        target.in_(values[i:i + 50_000]))).scalar_one() for i in range(0, len(values), 50_000))
-
-
-def _absent(conn: Connection, table: str, column: str, values: list[object]) -> list[object]:
-    target = metadata.tables[table].c[column]
-    found: set[object] = set()
-    for i in range(0, len(values), 50_000):
-        part = values[i:i + 50_000]
-        found.update(conn.execute(sa.select(target).where(target.in_(part))).scalars())
-    return [v for v in values if v not in found]
