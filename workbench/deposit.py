@@ -287,7 +287,7 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
     emit("observation", observations)  # inserted while the scores are computed
     scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
                                 ids["measurement"])
-    if not scores.empty:
+    if scores is not None:
         emit("measurement", scores)
     tick("questionnaires", 1, 1)
 

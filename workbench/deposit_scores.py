@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from workbench.deposit_answers import StudyAnswers
 from workbench.instruments.scoring import score_frame
@@ -29,10 +30,16 @@ SURVEY_DERIVED = 32862  # "Patient filled survey" measurement type, as for the i
 
 
 def score_measurements(answers: StudyAnswers, whole: set[str], concepts: dict[str, int],
-                       first_id: int) -> pd.DataFrame:
+                       first_id: int) -> pa.Table | None:
     """``answers``: the deposit's selected sittings (``StudyAnswers.select``); ``whole``: the
-    instruments deposited with all their items."""
-    frames = []
+    instruments deposited with all their items. Rows by instrument, scale, then sitting; None if
+    there is nothing to score.
+
+    Built as numpy columns and one Arrow table (the source values a dictionary of the few scale
+    names): a pandas frame per scale and their concatenation cost more than the scoring.
+    """
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("person_id", "concept", "value", "event", "day", "code")}
+    names: list[str] = []
     for instrument in sorted(whole & set(SCORE_CONCEPTS)):
         sheet = answers.sheet(instrument)
         if not len(sheet.survey_conduct_id):
@@ -40,22 +47,29 @@ def score_measurements(answers: StudyAnswers, whole: set[str], concepts: dict[st
         scored = score_frame(instrument, sheet.frame(), where=f"deposit of {instrument}", absent_items_blank=True)
         for scale, code in SCORE_CONCEPTS[instrument].items():
             concept = concepts.get(f"{VOCABULARY[instrument]}:{code}")
-            values = pd.to_numeric(scored[scale], errors="coerce")
-            keep = values.notna().to_numpy()
+            values = pd.to_numeric(scored[scale], errors="coerce").to_numpy("float64", na_value=np.nan)
+            keep = ~np.isnan(values)
             if concept is None or not keep.any():
                 continue
-            frames.append(pd.DataFrame({
-                "person_id": sheet.person_id[keep].astype("int64"),
-                "measurement_concept_id": concept,
-                "value_as_number": values.to_numpy()[keep].astype("float64"),
-                "measurement_event_id": sheet.survey_conduct_id[keep].astype("int64"),
-                "measurement_source_value": f"{instrument}.{scale}",
-                "measurement_date": sheet.day[keep],
-            }))
-    if not frames:
-        return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "measurement_id", np.arange(len(out), dtype="int64") + first_id)
-    out["measurement_type_concept_id"] = SURVEY_DERIVED
-    out["meas_event_field_concept_id"] = 2000000401  # the field concept survey_conduct.survey_conduct_id
-    return out
+            kept = int(keep.sum())
+            parts["person_id"].append(sheet.person_id[keep].astype("int64"))
+            parts["concept"].append(np.full(kept, concept, np.int32))
+            parts["value"].append(values[keep])
+            parts["event"].append(sheet.survey_conduct_id[keep].astype("int64"))
+            parts["day"].append(sheet.day[keep].astype("datetime64[D]"))
+            parts["code"].append(np.full(kept, len(names), np.int32))
+            names.append(f"{instrument}.{scale}")
+    if not names:
+        return None
+    column = {k: np.concatenate(v) for k, v in parts.items()}
+    size = len(column["value"])
+    return pa.table({
+        "measurement_id": np.arange(size, dtype=np.int64) + first_id,
+        "person_id": column["person_id"], "measurement_concept_id": column["concept"],
+        "value_as_number": column["value"], "measurement_event_id": column["event"],
+        "measurement_source_value": pa.DictionaryArray.from_arrays(column["code"], pa.array(names, pa.string())),
+        "measurement_date": pa.array(column["day"], pa.date32()),
+        "measurement_type_concept_id": np.full(size, SURVEY_DERIVED, np.int32),
+        # the field concept survey_conduct.survey_conduct_id
+        "meas_event_field_concept_id": np.full(size, 2000000401, np.int32),
+    })
