@@ -169,35 +169,41 @@ class StudyAnswers:
         Built from the sheets with numpy: the source values are a dictionary of the few variables.
         """
         sheets = [(self.sheet(instrument), wanted) for instrument, wanted in variables.items()]
-        kept = [(sheet, [j for j, item in enumerate(sheet.items) if item in wanted]) for sheet, wanted in sheets]
-        masks = [~np.isnan(sheet.numbers[:, columns]) for sheet, columns in kept]
-        # Each row goes straight to its place (sitting, then item): sittings are numbered
-        # consecutively from the first, so a sitting's first row is a running sum of row counts.
-        counts = np.zeros(self._sittings, np.int64)
-        for (sheet, _), mask in zip(kept, masks, strict=True):
-            counts[sheet.survey_conduct_id - self._first_sitting] = mask.sum(axis=1)
+        kept = [(sheet, wanted, [j for j, item in enumerate(sheet.items) if item in wanted])
+                for sheet, wanted in sheets]
+        kept = [(sheet, wanted, columns) for sheet, wanted, columns in kept if columns]
+        # Sittings are numbered consecutively from the first, so a sitting's first row is a
+        # running sum of row counts; what belongs to the sitting (person, date, event) is then
+        # one repeat in sitting order, and only the answers themselves are placed row by row.
+        n = self._sittings
+        counts, person, day = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, "datetime64[D]")
+        parts = []
+        for sheet, _, columns in kept:
+            values = sheet.numbers if len(columns) == len(sheet.items) else sheet.numbers[:, columns]
+            mask = ~np.isnan(values)
+            at, per_row = sheet.survey_conduct_id - self._first_sitting, np.count_nonzero(mask, axis=1)
+            counts[at], person[at], day[at] = per_row, sheet.person_id, sheet.day
+            parts.append((at, values, mask, per_row))
         starts = np.cumsum(counts) - counts
         size = int(counts.sum())
-        out = {"person_id": np.empty(size, np.int64), "observation_concept_id": np.empty(size, np.int32),
-               "observation_date": np.empty(size, "datetime64[D]"), "value_as_number": np.empty(size),
-               "observation_event_id": np.empty(size, np.int64), "code": np.empty(size, np.int32)}
+        value, code = np.empty(size), np.empty(size, np.int32)
         names: list[str] = []
-        for ((sheet, columns), wanted), mask in zip(zip(kept, variables.values(), strict=True), masks, strict=True):
-            per_row = mask.sum(axis=1)
-            place = (np.repeat(starts[sheet.survey_conduct_id - self._first_sitting], per_row)
-                     + (np.cumsum(mask, axis=1) - 1)[mask])
-            col = np.nonzero(mask)[1]
-            out["person_id"][place] = np.repeat(sheet.person_id, per_row)
-            out["observation_event_id"][place] = np.repeat(sheet.survey_conduct_id, per_row)
-            out["observation_date"][place] = np.repeat(sheet.day, per_row)
-            out["value_as_number"][place] = sheet.numbers[:, columns][mask]
-            out["observation_concept_id"][place] = np.array([wanted[sheet.items[j]] for j in columns], np.int32)[col]
-            out["code"][place] = col + len(names)
+        concepts: list[int] = []
+        for (sheet, wanted, columns), (at, values, mask, per_row) in zip(kept, parts, strict=True):
+            flat = np.flatnonzero(mask)  # row-major: sitting, then item
+            before = np.cumsum(per_row) - per_row  # this sheet's answers before each of its sittings
+            place = np.arange(len(flat)) + np.repeat(starts[at] - before, per_row)
+            value[place] = values.ravel()[flat]
+            code[place] = (flat % len(columns)).astype(np.int32) + len(names)
             names += [f"{sheet.instrument}.{sheet.items[j]}" for j in columns]
-        code = out.pop("code")
+            concepts += [wanted[sheet.items[j]] for j in columns]
         return pa.table({
-            "observation_id": np.arange(size, dtype=np.int64) + first_id, **out,
-            "observation_date": pa.array(out["observation_date"], pa.date32()),
+            "observation_id": np.arange(size, dtype=np.int64) + first_id,
+            "person_id": np.repeat(person, counts),
+            "observation_concept_id": np.array(concepts, np.int32)[code],
+            "observation_date": pa.array(np.repeat(day, counts), pa.date32()),
+            "value_as_number": value,
+            "observation_event_id": np.repeat(np.arange(n, dtype=np.int64) + self._first_sitting, counts),
             "observation_source_value": pa.DictionaryArray.from_arrays(code, pa.array(names, pa.string())),
             "observation_type_concept_id": np.full(size, type_concept, np.int32)})
 
