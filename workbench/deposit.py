@@ -16,6 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -253,18 +254,25 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
     # Arrow columns throughout, no Python object per answer.
     sittings = every_answer.select(pa.table({"pid": people["pid"].to_numpy("int64"),
                                              "person_id": people["person_id"].to_numpy("int64")}),
-                                   surveys, ids["survey_conduct"]).to_pandas(date_as_object=False)
-    emit("survey_conduct", pd.DataFrame({
+                                   surveys, ids["survey_conduct"])
+    # Arrow columns as they come: constants are one shared array, the study code a dictionary.
+    size = sittings.num_rows
+    survey_concepts = {k: concepts[SURVEY_CONCEPT_NAMES[k]] for k in SURVEY_NAMES}
+    zero = pa.array(np.zeros(size, np.int32))
+    emit("survey_conduct", pa.table({
         "survey_conduct_id": sittings["survey_conduct_id"], "person_id": sittings["person_id"],
-        "survey_concept_id": sittings["instrument"].map(
-            {k: concepts[SURVEY_CONCEPT_NAMES[k]] for k in SURVEY_NAMES}).astype("int64"),
+        "survey_concept_id": pc.take(pa.array(np.array(list(survey_concepts.values()), np.int32)),
+                                     pc.index_in(sittings["instrument"], pa.array(list(survey_concepts)))),
         "survey_start_date": sittings["day"], "survey_end_datetime": sittings["submitted_at"],
-        "timing_source_value": sittings["event"], "survey_source_identifier": study.code,
+        "timing_source_value": sittings["event"],
+        "survey_source_identifier": pa.DictionaryArray.from_arrays(pa.array(np.zeros(size, np.int32)),
+                                                                   pa.array([study.code])),
         "survey_source_value": sittings["instrument"],
-        "assisted_concept_id": 0, "respondent_type_concept_id": 0, "timing_concept_id": 0,
-        "collection_method_concept_id": 0, "survey_source_concept_id": 0, "validated_survey_concept_id": 0,
+        "assisted_concept_id": zero, "respondent_type_concept_id": zero, "timing_concept_id": zero,
+        "collection_method_concept_id": zero, "survey_source_concept_id": zero, "validated_survey_concept_id": zero,
     }))
-    last_seen = sittings.groupby("person_id")["day"].max().dt.date.to_dict()
+    seen = sittings.group_by("person_id").aggregate([("day", "max")])
+    last_seen = dict(zip(seen["person_id"].to_pylist(), seen["day_max"].to_pylist(), strict=True))
     emit("observation_period", pd.DataFrame({
         "observation_period_id": range(ids["observation_period"], ids["observation_period"] + len(people)),
         "person_id": people["person_id"].astype("int64"),
