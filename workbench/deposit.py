@@ -287,16 +287,18 @@ def _build(study: Study, people: pd.DataFrame, chosen: dict[str, set[str] | None
         wanted, concept = chosen.get(instrument, set()), _item_concept(f"{instrument}.{item}", concepts)
         if instrument in surveys and (wanted is None or item in wanted) and concept is not None:
             variables.setdefault(instrument, {})[item] = concept
+    # The scores first: their insert runs while the observation rows are placed, and the
+    # largest insert, the observations', follows.
+    scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
+                                ids["measurement"])
+    if scores is not None:
+        emit("measurement", scores)
     observations = every_answer.observations(variables, ids["observation"], PATIENT_FILLED_SURVEY)
     if "arm" in chosen:
         arms = to_arrow("observation", _arm_rows(study.code, people, concepts,
                                                  ids["observation"] + observations.num_rows))
         observations = pa.concat_tables([to_arrow("observation", observations), arms], promote_options="default")
-    emit("observation", observations)  # inserted while the scores are computed
-    scores = score_measurements(every_answer, {k for k, v in chosen.items() if v is None}, concepts,
-                                ids["measurement"])
-    if scores is not None:
-        emit("measurement", scores)
+    emit("observation", observations)
     tick("questionnaires", 1, 1)
 
 
