@@ -83,7 +83,11 @@ def main() -> None:
             world.close()
             shutil.rmtree(home)
         rows, obs = sum(result.rows.values()), result.rows["observation"]
-        report(f"deposit {n} participants, load phase rows/s (load_tables: checks, digest, load log, all tables)",
+        # The deposit hands each table to the loader as soon as it is built (open_load), so the
+        # load phase is the loader's own time (conversion, checks, inserts, load log), which
+        # overlaps the build of the later tables; the whole deposit is the end-to-end figure.
+        report(f"deposit {n} participants, load phase rows/s (loader's own time: checks, inserts, digest, "
+               "load log, all tables)",
                rows / best["load"], "rows/s", baseline=rows / best["bare_all"],
                baseline_name="bare Arrow insert of the same rows", target=">= 1e6 rows/s",
                rows=rows, seconds=round(best["load"], 3), bare_seconds=round(best["bare_all"], 3),
