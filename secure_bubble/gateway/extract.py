@@ -24,6 +24,7 @@ from workbench.accounts.models import Role
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.governance.models import Project
 from workbench.trusted_party import TrustedParty
+from workbench.warehouse.criteria import SEXES
 from workbench.warehouse.engine import fetch_frame, native_duckdb
 from workbench.warehouse.schema import metadata
 
@@ -39,7 +40,6 @@ _COLUMNS = pa.schema([("code", pa.string()), ("event", pa.string()), ("date", pa
 # Variables about the person rather than a questionnaire, each asked for (and approved) by name:
 # ``demographics`` gives sex and birth year, ``arm`` the randomised arm deposited by the study.
 PERSON_VARIABLES = ("condition", "demographics", "arm")
-GENDERS = {8532: "female", 8507: "male"}
 
 
 def approved_project(session: Session, project_code: str, username: str, *, now: datetime | None = None) -> Project:
@@ -127,7 +127,8 @@ def extract_statements(study: str, patterns: list[str]) -> list[tuple[str, sa.Se
             sa.select(CONDITION.c.person_id).where(CONDITION.c.condition_source_value.like(f"{study}:%")),
             sa.select(OBS.c.person_id).where(arm_of_study)).subquery("members")
         base = PERSON.join(members, members.c.person_id == PERSON.c.person_id)
-        sex = sa.case(GENDERS, value=PERSON.c.gender_concept_id, else_="other")
+        # The cohort API's labels for the same concepts (female/male, else other).
+        sex = sa.case({v: k for k, v in SEXES.items()}, value=PERSON.c.gender_concept_id, else_="other")
         for variable, value, text in (("sex", sa.cast(sa.null(), sa.Float), sex),
                                       ("birth_year", sa.cast(PERSON.c.year_of_birth, sa.Float), None)):
             out.append((variable, sa.select(
