@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from workbench.errors import NotFoundError, ValidationError
 from workbench.trusted_party import TrustedParty
 from workbench.warehouse.schema import metadata
 
-__all__ = ["SUPPORTED", "import_fhir", "read_resources", "validate_resource"]
+__all__ = ["SUPPORTED", "import_fhir", "read_resources", "validate_resource", "validated_entries"]
 
 SUPPORTED = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "MedicationAdministration",
              "MedicationStatement", "QuestionnaireResponse", "Consent")
@@ -98,6 +98,40 @@ def validate_resource(resource: dict[str, Any]) -> str | None:
     return None
 
 
+Entry = tuple[str, str, dict[str, Any]]  # where (file, entry, Type/id), Type/id key, resource
+
+
+def validated_entries(paths: Sequence[Path], report: RunReport, kinds: Sequence[str], tick: Progress,
+                      other_kind: Callable[[str, str], None]) -> tuple[list[Entry], dict[str, str]]:
+    """Every readable, valid resource of ``kinds``, and each bundle ``fullUrl`` → its key.
+
+    Reading is counted per type in ``report``; invalid resources are rejected with the reason;
+    ``other_kind(where, kind)`` says what becomes of a type the caller does not import.
+    """
+    entries: list[Entry] = []
+    urls: dict[str, str] = {}
+    raw = list(read_resources(paths, report))
+    for n, (where, full_url, resource) in enumerate(raw):
+        if n % 500 == 0:
+            tick("validate", n, len(raw))
+        kind = str(resource.get("resourceType"))
+        report.read[kind] += 1
+        key = f"{kind}/{resource['id']}" if resource.get("id") else (full_url or f"{kind}@{where}")
+        where = f"{where} ({key})"
+        if kind not in kinds:
+            other_kind(where, kind)
+            continue
+        error = validate_resource(resource)
+        if error:
+            report.reject(where, error)
+            continue
+        if full_url:
+            urls[full_url] = key
+        entries.append((where, key, resource))
+    tick("validate", len(raw), len(raw))
+    return entries, urls
+
+
 def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, source: str, actor: str,
                 progress: Progress | None = None) -> RunReport:
     """Validate, map and load FHIR files from ``source`` (a hospital's name); returns the report."""
@@ -108,27 +142,8 @@ def import_fhir(engine: Engine, tp: TrustedParty, paths: Sequence[Path], *, sour
     report = RunReport("fhir", source)
     ensure_state(engine)
     ensure_connector_vocabulary(engine, loaded_by=actor)
-    entries: list[tuple[str, str, dict[str, Any]]] = []
-    urls: dict[str, str] = {}
-    raw = list(read_resources(paths, report))
-    for n, (where, full_url, resource) in enumerate(raw):
-        if n % 500 == 0:
-            tick("validate", n, len(raw))
-        kind = str(resource.get("resourceType"))
-        report.read[kind] += 1
-        key = f"{kind}/{resource['id']}" if resource.get("id") else (full_url or f"{kind}@{where}")
-        where = f"{where} ({key})"
-        if kind not in SUPPORTED:
-            report.reject(where, f"resource type {kind} is not imported")
-            continue
-        error = validate_resource(resource)
-        if error:
-            report.reject(where, error)
-            continue
-        if full_url:
-            urls[full_url] = key
-        entries.append((where, key, resource))
-    tick("validate", len(raw), len(raw))
+    entries, urls = validated_entries(paths, report, SUPPORTED, tick, lambda where, kind: report.reject(
+        where, f"resource type {kind} is not imported"))
     patients: dict[str, PatientRecord] = {}
     rows: list[Row] = []
     later: list[str] = []  # patients of earlier runs whose Consent now denies research use

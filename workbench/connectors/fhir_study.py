@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench import audit
-from workbench.connectors.fhir_import import read_resources, validate_resource
+from workbench.connectors.fhir_import import validated_entries
 from workbench.connectors.fhir_map import (
     INSTRUMENTS,
     ITEM_POSITION,
@@ -154,27 +154,9 @@ def import_fhir_into_study(session: Session, tp: TrustedParty, paths: Sequence[P
 def _read(paths: Sequence[Path], report: RunReport, source: str, instruments: set[str],
           tick: Progress) -> tuple[dict[str, _Patient], Counter[str]]:
     """Validated resources grouped by patient; what cannot be used is rejected with its reason."""
-    raw = list(read_resources(paths, report))
-    urls: dict[str, str] = {}
-    entries: list[tuple[str, str, dict[str, Any]]] = []
     skipped: Counter[str] = Counter()
-    for n, (where, full_url, resource) in enumerate(raw):
-        if n % 500 == 0:
-            tick("validate", n, len(raw))
-        kind = str(resource.get("resourceType"))
-        report.read[kind] += 1
-        key = f"{kind}/{resource['id']}" if resource.get("id") else (full_url or f"{kind}@{where}")
-        if kind not in STUDY_RESOURCES:
-            skipped[kind] += 1
-            continue
-        error = validate_resource(resource)
-        if error:
-            report.reject(f"{where} ({key})", error)
-            continue
-        if full_url:
-            urls[full_url] = key
-        entries.append((f"{where} ({key})", key, resource))
-    tick("validate", len(raw), len(raw))
+    entries, urls = validated_entries(paths, report, STUDY_RESOURCES, tick,
+                                      lambda _where, kind: skipped.update([kind]))
     patients: dict[str, _Patient] = {}
     for where, key, resource in entries:
         if resource["resourceType"] == "Patient":
