@@ -3,6 +3,7 @@ PostgreSQL (empty warehouses per test come from the root conftest)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,22 @@ from workbench.warehouse.sample import sample_cohort
 
 WAREHOUSES = ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
 SAMPLE_PERSONS, SAMPLE_SEED = 1500, 7
+
+
+def person_rows(ids: list[int]) -> pa.Table:
+    """Minimal valid ``person`` rows, for loader tests."""
+    return pa.table({"person_id": ids, "gender_concept_id": [8532] * len(ids),
+                     "year_of_birth": [1960] * len(ids), "race_concept_id": [0] * len(ids),
+                     "ethnicity_concept_id": [0] * len(ids)})
+
+
+def observation_rows(ids: list[int], persons: list[int]) -> pa.Table:
+    """Minimal valid ``observation`` rows (an arm) of ``persons``, for loader tests."""
+    return pa.table({"observation_id": ids, "person_id": persons,
+                     "observation_concept_id": [2000000402] * len(ids),
+                     "observation_date": [dt.date(2024, 1, 2)] * len(ids),
+                     "observation_type_concept_id": [32817] * len(ids),
+                     "value_as_string": ["control"] * len(ids)})
 
 
 @pytest.fixture(scope="session")

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from tests.warehouse.conftest import observation_rows, person_rows
 from workbench.errors import ConflictError, ValidationError
 from workbench.warehouse import load_tables, table_counts
 from workbench.warehouse import loader as loader_module
 from workbench.warehouse.loader import open_load
 from workbench.warehouse.schema import LOAD_LOG
-
-
-def _person(ids: list[int]) -> pa.Table:
-    return pa.table({"person_id": ids, "gender_concept_id": [8532] * len(ids),
-                     "year_of_birth": [1960] * len(ids), "race_concept_id": [0] * len(ids),
-                     "ethnicity_concept_id": [0] * len(ids)})
-
-
-def _observation(ids: list[int], persons: list[int]) -> pa.Table:
-    return pa.table({"observation_id": ids, "person_id": persons,
-                     "observation_concept_id": [2000000402] * len(ids),
-                     "observation_date": [dt.date(2024, 1, 2)] * len(ids),
-                     "observation_type_concept_id": [32817] * len(ids)})
 
 
 def _digest(engine: sa.Engine, load_id: str) -> str:
@@ -37,20 +22,20 @@ def test_same_digest_and_rows_as_load_tables_in_any_order(warehouse: sa.Engine) 
     """Children before parents still load (their references are checked again at the end), and
     the load log holds the digest load_tables gives the same tables, so re-runs by either agree."""
     with open_load(warehouse, "S1", source="t", loaded_by="me") as load:
-        load.add("observation", _observation([1, 2], [10, 11]))  # its persons come next
-        load.add("person", _person([10, 11]))
+        load.add("observation", observation_rows([1, 2], [10, 11]))  # its persons come next
+        load.add("person", person_rows([10, 11]))
         result = load.finish()
     assert result.row_counts == {"observation": 2, "person": 2} and not result.already_loaded
     assert table_counts(warehouse)["observation"] == 2
-    again = load_tables(warehouse, "S1", {"person": _person([10, 11]), "observation": _observation([1, 2], [10, 11])},
+    again = load_tables(warehouse, "S1", {"person": person_rows([10, 11]), "observation": observation_rows([1, 2], [10, 11])},
                         source="t", loaded_by="me")
     assert again.already_loaded and again.row_counts == result.row_counts
-    load_tables(warehouse, "T1", {"person": _person([20])}, source="t", loaded_by="me")
+    load_tables(warehouse, "T1", {"person": person_rows([20])}, source="t", loaded_by="me")
     with open_load(warehouse, "T1", source="t", loaded_by="me") as load:
-        load.add("person", _person([20]))
+        load.add("person", person_rows([20]))
         assert load.finish().already_loaded
     with pytest.raises(ConflictError, match="S1"), open_load(warehouse, "S1", source="t", loaded_by="me") as load:
-        load.add("person", _person([10, 12]))
+        load.add("person", person_rows([10, 12]))
         load.finish()
     assert table_counts(warehouse)["person"] == 3
     assert _digest(warehouse, "T1") != _digest(warehouse, "S1")
@@ -60,14 +45,14 @@ def test_missing_reference_found_at_the_end_writes_nothing(warehouse: sa.Engine)
     before = table_counts(warehouse)
     with pytest.raises(ValidationError, match=r"observation\.person_id: unknown person id\(s\) 99$"), \
             open_load(warehouse, "bad", source="t", loaded_by="me") as load:
-        load.add("observation", _observation([1, 2], [10, 99]))
-        load.add("person", _person([10]))
+        load.add("observation", observation_rows([1, 2], [10, 99]))
+        load.add("person", person_rows([10]))
         load.finish()
     assert table_counts(warehouse) == before
     with pytest.raises(ValidationError, match=r"person\.person_id: duplicate"), \
             open_load(warehouse, "dup", source="t", loaded_by="me") as load:
-        load.add("person", _person([30, 30]))
-        load.add("observation", _observation([5], [30]))
+        load.add("person", person_rows([30, 30]))
+        load.add("observation", observation_rows([5], [30]))
         load.finish()
     assert table_counts(warehouse) == before
 
@@ -79,14 +64,14 @@ def test_leaving_without_finish_or_on_an_error_rolls_back(warehouse: sa.Engine,
         logged = conn.execute(sa.select(sa.func.count()).select_from(LOAD_LOG)).scalar_one()
     with pytest.raises(RuntimeError, match="without finish"), \
             open_load(warehouse, "open", source="t", loaded_by="me") as load:
-        load.add("person", _person([40]))
+        load.add("person", person_rows([40]))
     with pytest.raises(KeyError), open_load(warehouse, "caller", source="t", loaded_by="me") as load:
-        load.add("person", _person([41]))
+        load.add("person", person_rows([41]))
         raise KeyError("the caller failed while building the next table")
     with pytest.raises(ValidationError, match="given twice"), \
             open_load(warehouse, "twice", source="t", loaded_by="me") as load:
-        load.add("person", _person([42]))
-        load.add("person", _person([43]))
+        load.add("person", person_rows([42]))
+        load.add("person", person_rows([43]))
     real = loader_module._insert
 
     def crash(conn, name, table):  # type: ignore[no-untyped-def]
@@ -96,8 +81,8 @@ def test_leaving_without_finish_or_on_an_error_rolls_back(warehouse: sa.Engine,
 
     monkeypatch.setattr(loader_module, "_insert", crash)
     with pytest.raises(OSError, match="unplugged"), open_load(warehouse, "crash", source="t", loaded_by="me") as load:
-        load.add("person", _person([44]))
-        load.add("observation", _observation([9], [44]))
+        load.add("person", person_rows([44]))
+        load.add("observation", observation_rows([9], [44]))
         load.finish()
     assert table_counts(warehouse) == before
     with warehouse.connect() as conn:

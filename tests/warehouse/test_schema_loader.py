@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from tests.warehouse.conftest import observation_rows, person_rows
 from workbench.errors import ConflictError, ValidationError
 from workbench.warehouse import (
     connect,
@@ -25,18 +26,6 @@ EXPECTED = {"person", "observation_period", "visit_occurrence", "condition_occur
             "concept_class", "concept_relationship", "concept_ancestor", "survey_conduct", "load_log"}
 
 
-def _person(ids: list[int]) -> pa.Table:
-    return pa.table({"person_id": ids, "gender_concept_id": [8532] * len(ids),
-                     "year_of_birth": [1960] * len(ids), "race_concept_id": [0] * len(ids),
-                     "ethnicity_concept_id": [0] * len(ids)})
-
-
-def _observation(ids: list[int], persons: list[int]) -> pa.Table:
-    return pa.table({"observation_id": ids, "person_id": persons,
-                     "observation_concept_id": [2000000402] * len(ids),
-                     "observation_date": [dt.date(2024, 1, 2)] * len(ids),
-                     "observation_type_concept_id": [32817] * len(ids),
-                     "value_as_string": ["control"] * len(ids)})
 
 
 def test_schema_has_every_table_with_v54_columns(warehouse: sa.Engine) -> None:
@@ -67,27 +56,27 @@ def test_unsupported_engine_is_refused() -> None:
 
 
 def test_load_is_idempotent_and_conflicts_are_refused(warehouse: sa.Engine) -> None:
-    first = load_tables(warehouse, "L1", {"person": _person([1, 2])}, source="t", loaded_by="me")
+    first = load_tables(warehouse, "L1", {"person": person_rows([1, 2])}, source="t", loaded_by="me")
     assert first.row_counts == {"person": 2} and not first.already_loaded
-    again = load_tables(warehouse, "L1", {"person": _person([1, 2])}, source="t", loaded_by="me")
+    again = load_tables(warehouse, "L1", {"person": person_rows([1, 2])}, source="t", loaded_by="me")
     assert again.already_loaded
     assert table_counts(warehouse)["person"] == 2
     with pytest.raises(ConflictError, match="L1"):
-        load_tables(warehouse, "L1", {"person": _person([3])}, source="t", loaded_by="me")
+        load_tables(warehouse, "L1", {"person": person_rows([3])}, source="t", loaded_by="me")
     with pytest.raises(ValidationError, match=r"person\.person_id: 1 identifier"):
-        load_tables(warehouse, "L2", {"person": _person([2, 3])}, source="t", loaded_by="me")
+        load_tables(warehouse, "L2", {"person": person_rows([2, 3])}, source="t", loaded_by="me")
     assert table_counts(warehouse)["person"] == 2
 
 
 def test_failed_load_leaves_the_warehouse_as_it_was(warehouse: sa.Engine) -> None:
     before = table_counts(warehouse)
-    batch = {"person": _person([10, 11]), "observation": _observation([1, 2], [10, 99])}
+    batch = {"person": person_rows([10, 11]), "observation": observation_rows([1, 2], [10, 99])}
     with pytest.raises(ValidationError, match=r"observation\.person_id.*person id\(s\) 99"):
         load_tables(warehouse, "bad", batch, source="t", loaded_by="me")
     assert table_counts(warehouse) == before  # persons of the same load were not kept either
-    bad_concept = _observation([1], [10]).set_column(2, "observation_concept_id", pa.array([123]))
+    bad_concept = observation_rows([1], [10]).set_column(2, "observation_concept_id", pa.array([123]))
     with pytest.raises(ValidationError, match=r"concept id.* 123"):
-        load_tables(warehouse, "bad2", {"person": _person([10]), "observation": bad_concept},
+        load_tables(warehouse, "bad2", {"person": person_rows([10]), "observation": bad_concept},
                     source="t", loaded_by="me")
     assert table_counts(warehouse) == before
 
@@ -103,7 +92,7 @@ def _visits(ids: list[int], preceding: list[int | None]) -> pa.Table:
 
 def test_references_within_one_table_are_checked(warehouse: sa.Engine) -> None:
     """A visit may follow a visit of the same load or of an earlier one, never an unknown one."""
-    load_tables(warehouse, "v1", {"person": _person([10]), "visit_occurrence": _visits([1, 2], [None, 1])},
+    load_tables(warehouse, "v1", {"person": person_rows([10]), "visit_occurrence": _visits([1, 2], [None, 1])},
                 source="t", loaded_by="me")
     load_tables(warehouse, "v2", {"visit_occurrence": _visits([3, 4], [2, 3])}, source="t", loaded_by="me")
     before = table_counts(warehouse)
@@ -115,27 +104,27 @@ def test_references_within_one_table_are_checked(warehouse: sa.Engine) -> None:
 
 def test_bad_columns_are_named(warehouse: sa.Engine) -> None:
     with pytest.raises(ValidationError, match=r"person\.year_of_birth: required column"):
-        load_tables(warehouse, "x", {"person": _person([1]).drop(["year_of_birth"])},
+        load_tables(warehouse, "x", {"person": person_rows([1]).drop(["year_of_birth"])},
                     source="t", loaded_by="me")
     with pytest.raises(ValidationError, match=r"unknown column.*nir"):
-        load_tables(warehouse, "x", {"person": _person([1]).append_column("nir", pa.array(["1"]))},
+        load_tables(warehouse, "x", {"person": person_rows([1]).append_column("nir", pa.array(["1"]))},
                     source="t", loaded_by="me")
-    nulls = _person([1, 2]).set_column(2, "year_of_birth", pa.array([1960, None]))
+    nulls = person_rows([1, 2]).set_column(2, "year_of_birth", pa.array([1960, None]))
     with pytest.raises(ValidationError, match=r"person\.year_of_birth: 1 empty"):
         load_tables(warehouse, "x", {"person": nulls}, source="t", loaded_by="me")
     with pytest.raises(ValidationError, match="duplicate identifiers"):
-        load_tables(warehouse, "x", {"person": _person([5, 5])}, source="t", loaded_by="me")
-    text = _person([1]).set_column(2, "year_of_birth", pa.array(["nineteen"]))
+        load_tables(warehouse, "x", {"person": person_rows([5, 5])}, source="t", loaded_by="me")
+    text = person_rows([1]).set_column(2, "year_of_birth", pa.array(["nineteen"]))
     with pytest.raises(ValidationError, match=r"person\.year_of_birth: values do not fit"):
         load_tables(warehouse, "x", {"person": text}, source="t", loaded_by="me")
     with pytest.raises(ValidationError, match="unknown warehouse table"):
-        load_tables(warehouse, "x", {"patients": _person([1])}, source="t", loaded_by="me")
+        load_tables(warehouse, "x", {"patients": person_rows([1])}, source="t", loaded_by="me")
     assert table_counts(warehouse)["person"] == 0
 
 
 def test_values_round_trip(warehouse: sa.Engine) -> None:
-    obs = _observation([7], [1]).append_column("value_as_number", pa.array([2.125]))
-    load_tables(warehouse, "rt", {"person": _person([1]), "observation": obs},
+    obs = observation_rows([7], [1]).append_column("value_as_number", pa.array([2.125]))
+    load_tables(warehouse, "rt", {"person": person_rows([1]), "observation": obs},
                 source="t", loaded_by="me")
     table = metadata.tables["observation"]
     with warehouse.connect() as conn:
