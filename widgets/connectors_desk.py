@@ -25,12 +25,12 @@ from widgets._store import in_session
 from widgets.guarded import guarded, show_message
 from workbench.accounts import get_user
 from workbench.accounts.models import User
-from workbench.connectors import RunReport, import_csv, import_fhir, import_fhir_into_study
+from workbench.connectors import RunReport
 from workbench.connectors.steward import (
     active_studies,
+    import_files,
     last_runs,
     linkage_runs,
-    open_warehouse,
     require_steward,
 )
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
@@ -194,11 +194,6 @@ class ConnectorsDesk(w.VBox):  # type: ignore[misc]
     def run_import(self) -> None:
         kind, target, site = self.kind.value, self.target.value, self.site.value.strip()
         files = uploaded_files(self.upload.value, kind)
-        if kind == "csv" and target:
-            raise ValidationError("un extrait CSV va dans l'entrepôt / a CSV extract goes to the warehouse",
-                                  where="vers / into")
-        if site and not target:
-            raise ValidationError("le site va avec une étude / a site goes with a study", where="site")
         source = self.source.value.strip()
         self.report.value, self.progress.value = "", 0
         show_message(self.status, "Import en cours… / Importing…")
@@ -209,17 +204,8 @@ class ConnectorsDesk(w.VBox):  # type: ignore[misc]
                 paths.append(Path(folder) / name)
 
             def work(session: Session, user: User) -> RunReport:
-                with open_trusted_party(self.settings) as tp:
-                    if target:
-                        return import_fhir_into_study(session, tp, paths, study=target, source=source,
-                                                      actor=user.username, site=site, progress=self._tick)
-                    with open_warehouse(self.settings) as warehouse:
-                        if kind == "csv":
-                            mapping = next(p for p in paths if p.suffix == ".toml")
-                            return import_csv(warehouse, tp, mapping, source=source, actor=user.username,
-                                              folder=Path(folder), progress=self._tick)
-                        return import_fhir(warehouse, tp, paths, source=source, actor=user.username,
-                                           progress=self._tick)
+                return import_files(session, self.settings, paths, kind=kind, target=target, site=site,
+                                    source=source, actor=user.username, progress=self._tick)
 
             report = self.steward("connectors.import", target or "warehouse", work)
         self.upload.value = ()  # the bytes are not kept in the kernel either

@@ -9,27 +9,33 @@ permission and the listings, so the dashboard holds no rule of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from workbench.accounts.models import Role, User
+from workbench.connectors.csv_import import import_csv
+from workbench.connectors.fhir_import import import_fhir
+from workbench.connectors.fhir_study import import_fhir_into_study
+from workbench.connectors.pipeline import Progress
+from workbench.connectors.report import RunReport
 from workbench.connectors.state import ensure_state, runs
-from workbench.errors import PermissionDenied
+from workbench.errors import PermissionDenied, ValidationError
 from workbench.settings import Settings
 from workbench.storage.engine import session_scope
 from workbench.studies.models import Study, StudyStatus
-from workbench.trusted_party import TrustedParty
+from workbench.trusted_party import TrustedParty, open_trusted_party
 from workbench.trusted_party.schema import link_runs, links
 from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
-__all__ = ["LinkageRun", "RunLine", "active_studies", "last_runs", "linkage_runs", "open_warehouse",
-           "require_steward"]
+__all__ = ["LinkageRun", "RunLine", "active_studies", "import_files", "last_runs", "linkage_runs",
+           "open_warehouse", "require_steward"]
 
 
 def require_steward(user: User) -> User:
@@ -56,6 +62,28 @@ def open_warehouse(settings: Settings) -> Iterator[Engine]:
         yield warehouse
     finally:
         warehouse.dispose()
+
+
+def import_files(session: Session, settings: Settings, paths: Sequence[Path], *, kind: str, target: str,
+                 site: str, source: str, actor: str, progress: Progress | None = None) -> RunReport:
+    """One upload of the dashboard through the CLI's functions: FHIR into the warehouse or a study
+    (``target``, a study code, "" for the warehouse), or a CSV extract with its ``.toml`` mapping
+    (warehouse only)."""
+    if kind == "csv" and target:
+        raise ValidationError("un extrait CSV va dans l'entrepôt / a CSV extract goes to the warehouse",
+                              where="vers / into")
+    if site and not target:
+        raise ValidationError("le site va avec une étude / a site goes with a study", where="site")
+    with open_trusted_party(settings) as tp:
+        if target:
+            return import_fhir_into_study(session, tp, paths, study=target, source=source, actor=actor,
+                                          site=site, progress=progress)
+        with open_warehouse(settings) as warehouse:
+            if kind == "csv":
+                mapping = next(p for p in paths if p.suffix == ".toml")
+                return import_csv(warehouse, tp, mapping, source=source, actor=actor,
+                                  folder=mapping.parent, progress=progress)
+            return import_fhir(warehouse, tp, paths, source=source, actor=actor, progress=progress)
 
 
 @dataclass(frozen=True)
