@@ -25,7 +25,7 @@ from tornado.web import Application, RequestHandler
 
 from secure_bubble.client import Warehouse
 from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
-from secure_bubble.gateway.extract import _fetch_arrow, extract_statements
+from secure_bubble.gateway.extract import extract_statements, fetch_arrow
 from workbench import accounts
 from workbench.deposit import deposit_study
 from workbench.governance.models import AccessRequest, Project
@@ -94,7 +94,7 @@ def main() -> None:
 
         def direct_arrow() -> int:
             with wh.connect() as conn:
-                return sum(len(_fetch_arrow(conn, stmt).to_pandas())
+                return sum(len(fetch_arrow(conn, stmt).to_pandas())
                            for _k, stmt in extract_statements("DEMO-QOL", variables))
 
         best = {"direct": float("inf"), "arrow": float("inf"), "gateway": float("inf")}

@@ -28,7 +28,7 @@ from workbench.warehouse.criteria import SEXES
 from workbench.warehouse.engine import fetch_frame, native_duckdb
 from workbench.warehouse.schema import metadata
 
-__all__ = ["approved_project", "extract", "extract_statements"]
+__all__ = ["approved_project", "extract", "extract_statements", "fetch_arrow"]
 
 T = metadata.tables
 PERSON, OBS, SURVEY, CONDITION = T["person"], T["observation"], T["survey_conduct"], T["condition_occurrence"]
@@ -139,7 +139,7 @@ def extract_statements(study: str, patterns: list[str]) -> list[tuple[str, sa.Se
     return out
 
 
-def _fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: ignore[type-arg]
+def fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: ignore[type-arg]
     """Rows as Arrow: DuckDB hands them over natively; other engines go through pandas."""
     if conn.dialect.name == "duckdb":
         compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
@@ -171,7 +171,7 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     with warehouse.connect() as conn:
         for study, patterns in wanted.items():
             for _kind, stmt in extract_statements(study, patterns):
-                parts.append(_fetch_arrow(conn, stmt).select(_COLUMNS.names).cast(_COLUMNS))
+                parts.append(fetch_arrow(conn, stmt).select(_COLUMNS.names).cast(_COLUMNS))
                 studies.append(study)
     data = pa.concat_tables(parts) if parts else _COLUMNS.empty_table()
     codes = pc.unique(data["code"]).drop_null()
