@@ -44,6 +44,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,7 @@ import websocket
 from _harness import report
 from sqlalchemy import func, select
 
+from hub.kernel_fork.provisioner import ZYGOTE_MAIN
 from hub.services import FORMS_BURST_NOTEBOOK, FORMS_POOL_SIZE, REPO_ROOT, forms_service
 from hub.testing import free_ports
 from workbench.participants.models import Participant, Response
@@ -83,12 +85,18 @@ KERNEL_ID = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
 class FormsServer:
     """The forms service exactly as the hub starts it (or on Voila's defaults), on its own."""
 
-    def __init__(self, settings: Settings, *, preheat: bool, pool_size: int = FORMS_POOL_SIZE) -> None:
+    def __init__(self, settings: Settings, *, preheat: bool, pool_size: int = FORMS_POOL_SIZE,
+                 fork: bool | None = None) -> None:
+        """``preheat=False`` is Voila's defaults: no pool and kernels started the usual way.
+        ``fork=False`` keeps the service's pool but starts each kernel as its own interpreter."""
+        fork = preheat if fork is None else fork
         service = forms_service(settings, pool_size=pool_size)
         self.command = [c for c in service["command"] if preheat or not (
             c.startswith("--preheat_kernel") or c.startswith("--pool_size")
             or c.startswith("--VoilaKernelManager."))]
         self.cwd, self.env = service["cwd"], {**service["environment"], "PATH": os.environ.get("PATH", "")}
+        if not fork:  # the forms' kernel spec (forking provisioner) is found through JUPYTER_PATH
+            self.env.pop("JUPYTER_PATH", None)
         self.base = f"http://127.0.0.1:{settings.forms_port}/services/forms/"
         self.log = settings.home / "forms-service.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -113,11 +121,7 @@ class FormsServer:
         notebook up to the participant's link waits there without using the CPU."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            kernels = []
-            for process in self._tree()[1:]:
-                with contextlib.suppress(psutil.Error):
-                    if "ipykernel" in " ".join(process.cmdline()):
-                        kernels.append(process)
+            kernels = self.kernels()
             if len(kernels) >= size:
                 for kernel in kernels:
                     with contextlib.suppress(psutil.Error):
@@ -131,10 +135,19 @@ class FormsServer:
         raise TimeoutError(f"the kernel pool did not fill to {size}")
 
     def kernels(self) -> list[psutil.Process]:
-        out = []
-        for process in self._tree()[1:]:
+        """Kernel processes: started ones (``ipykernel_launcher``) and the zygote's forked children
+        (which carry the zygote's command line); never the zygote itself."""
+        tree = self._tree()
+        zygotes = set()
+        for process in tree[1:]:
             with contextlib.suppress(psutil.Error):
-                if "ipykernel" in " ".join(process.cmdline()):
+                if ZYGOTE_MAIN in process.cmdline() and process.ppid() == tree[0].pid:
+                    zygotes.add(process.pid)
+        out = []
+        for process in tree[1:]:
+            with contextlib.suppress(psutil.Error):
+                if process.pid not in zygotes and (process.ppid() in zygotes
+                                                   or "ipykernel_launcher" in process.cmdline()):
                     out.append(process)
         return out
 
@@ -398,23 +411,21 @@ def bench_arrivals(participants: int, window: float, stay: float, pool_size: int
 
 
 def bench_kernel_cpu(pool_size: int) -> None:
-    """CPU-seconds a preheated questionnaire kernel costs before its visitor arrives (start, imports,
-    first cell, waiting for the query string): what refilling the pool costs per arrival. The
-    baseline is the same page reading the query string with Voila's helper (``voila.utils``),
-    which imports jupyter_server into the kernel; CPU time, unlike wall time, barely depends on
-    what else the machine is running."""
-    home = (REPO_ROOT / "notebooks" / "forms" / FORMS_BURST_NOTEBOOK).read_text(encoding="utf-8")
-    ours = "from widgets.voila_query import get_query_string"
-    assert ours in home, "the forms page no longer uses widgets.voila_query"
-    cost = {}
-    for variant, text in (("workbench", home), ("voila", home.replace(ours, "from voila.utils import get_query_string"))):
+    """CPU-seconds a preheated questionnaire kernel costs before its visitor arrives (start or fork,
+    imports, first cell, waiting for the query string): what refilling the pool costs per arrival.
+    The service's kernels are forked from a zygote that imported the page's modules once; the
+    baseline is the same service starting each kernel as its own interpreter (Voila's way). CPU
+    time, unlike wall time, barely depends on what else the machine is running. The zygote's own
+    one-off import is reported beside."""
+    cost, zygote_cost = {}, 0.0
+    for fork in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(home=Path(tmp) / "var", forms_port=free_ports(1)[0])
             seed(settings, 1)
-            folder = Path(tmp) / "forms"
+            folder = Path(tmp) / "forms"  # the questionnaire page alone: no other page's pool
             folder.mkdir()
-            (folder / FORMS_BURST_NOTEBOOK).write_text(text, encoding="utf-8")
-            server = FormsServer(settings, preheat=True, pool_size=pool_size)
+            shutil.copy(REPO_ROOT / "notebooks" / "forms" / FORMS_BURST_NOTEBOOK, folder)
+            server = FormsServer(settings, preheat=True, pool_size=pool_size, fork=fork)
             server.cwd = str(folder)
             with server:
                 server.wait_pool(pool_size)
@@ -423,10 +434,16 @@ def bench_kernel_cpu(pool_size: int) -> None:
                     with contextlib.suppress(psutil.Error):
                         times = kernel.cpu_times()
                         seconds.append(times.user + times.system)
-            cost[variant] = sorted(seconds)[len(seconds) // 2]
-    report("forms: CPU-seconds per preheated questionnaire kernel (median)", cost["workbench"], "CPU-s",
-           baseline=cost["voila"], baseline_name="same page reading the query string with voila.utils",
-           kernels=pool_size)
+                for process in server._tree()[1:]:
+                    with contextlib.suppress(psutil.Error):
+                        if fork and ZYGOTE_MAIN in process.cmdline() and process.pid not in {
+                                k.pid for k in server.kernels()}:
+                            times = process.cpu_times()
+                            zygote_cost = times.user + times.system
+            cost[fork] = sorted(seconds)[len(seconds) // 2]
+    report("forms: CPU-seconds per preheated questionnaire kernel (median)", cost[True], "CPU-s",
+           baseline=cost[False], baseline_name="same service, each kernel started as its own interpreter",
+           kernels=pool_size, zygote_once_cpu_s=round(zygote_cost, 2))
 
 
 class SubmitClient:

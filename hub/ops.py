@@ -92,7 +92,7 @@ def listeners(ports: list[int]) -> dict[int, int]:
     return found
 
 
-SERVICE_MARKERS = ("voila", "jupyterhub-singleuser", "secure_bubble.gateway", "mail worker")
+SERVICE_MARKERS = ("voila", "jupyterhub-singleuser", "secure_bubble.gateway", "mail worker", "hub.kernel_fork.zygote")
 
 
 def instance_services(settings: Settings) -> list[int]:

@@ -131,12 +131,15 @@ def forms_pools_flag(pool_size: int) -> str:
 
 def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> dict[str, Any]:
     notebooks = REPO_ROOT / "notebooks" / "forms"
+    env = _common_env(settings, "forms")
+    # The forms' own python3 kernel spec: kernels forked from a zygote (hub.kernel_fork).
+    env["JUPYTER_PATH"] = str(FORMS_VOILA_CONFIG)
     return {
         "name": "forms",
         "display": False,
         "url": f"http://127.0.0.1:{settings.forms_port}",
         "cwd": str(notebooks),
-        "environment": _common_env(settings, "forms"),
+        "environment": env,
         "command": [
             venv_bin("voila"), ".", "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",

@@ -4,6 +4,7 @@ Tornado settings live here rather than on the command line, which can give them 
 """
 
 from hub.page_policy import page_headers
+from hub.voila_templates import share_compiled_templates
 
 c = get_config()  # noqa: F821  (provided by the traitlets config loader)
 c.Voila.tornado_settings = {
@@ -11,3 +12,6 @@ c.Voila.tornado_settings = {
     "disable_check_xsrf": True,
     "headers": page_headers(),
 }
+
+# Compile the page templates once for the whole server, not for every kernel (hub/voila_templates.py).
+share_compiled_templates()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ def connect(url: str, *, setting: str = "WESHARE_DATABASE_URL") -> Engine:
     return engine
 
 
+@cache
 def schema_head() -> str:
+    """The code's migration head (read once per process: it changes only with the code)."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
