@@ -27,14 +27,14 @@ import requests
 from hub.services import FORMS_VOILA_CONFIG, VOILA_PAGE_FLAGS, settings_environment, venv_bin
 from hub.testing import free_ports
 from hub.voila_hooks import viewer_cell_source
-from workbench.accounts import add_user
+from workbench.accounts import add_user, get_user
 from workbench.qualitative import build_transcript, load_starter_codebook, store
 from workbench.qualitative.models import QualCoding
 from workbench.settings import Settings
 from workbench.storage import connect, session_scope, upgrade
 from workbench.studies import service as studies
 
-__all__ = ["CODER", "STUDY", "NaiveView", "notebooks", "seed", "stored_codings", "voila"]
+__all__ = ["CODER", "STUDY", "NaiveView", "coder_totp_secret", "notebooks", "seed", "stored_codings", "voila"]
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = "BENCH-QDA"
@@ -63,15 +63,18 @@ def transcript_turns(words: int, rng: random.Random) -> list[tuple[str, str, int
 
 
 def seed(settings: Settings, *, words: int = 30_000, codings: int = 1_000, seed_value: int = 7,
-         turns: list[tuple[str, str, int, int]] | None = None) -> int:
-    """The store with the study, the coder and the interview (or ``turns``); returns the version id."""
+         turns: list[tuple[str, str, int, int]] | None = None, password: str | None = None) -> int:
+    """The store with the study, the coder and the interview (or ``turns``); returns the version id.
+
+    With ``password`` the coder can sign in to a hub (password + TOTP; ``coder_totp_secret``)."""
     rng = random.Random(seed_value)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = connect(settings.database_url)
     upgrade(engine)
     with session_scope(engine) as s:
         studies.create_study(s, STUDY, "Coding benchmark", actor="bench", design="qualitative")
-        add_user(s, CODER, actor="bench", roles=[f"coder:study:{STUDY}"])
+        add_user(s, CODER, actor="bench", roles=[f"coder:study:{STUDY}"], password=password,
+                 enrol_totp=password is not None, email=f"{CODER}@example.org" if password else None)
         book = load_starter_codebook("fr")
         store.save_codebook(s, STUDY, book, actor="bench")
         transcript = build_transcript("entretien-long", turns or transcript_turns(words, rng))
@@ -204,6 +207,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(alive, timeout=10)
+
+
+def coder_totp_secret(settings: Settings) -> str:
+    engine = connect(settings.database_url)
+    with session_scope(engine) as s:
+        secret = str(get_user(s, CODER).totp_secret)
+    engine.dispose()
+    return secret
 
 
 def stored_codings(settings: Settings, version_id: int) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ Run with ``jupyterhub -f hub/jupyterhub_config.py`` (``make up`` does it). Every
 
 import os
 
+from hub.coding_service import coding_service
 from hub.services import REPO_ROOT, managed_services, proxy_command, venv_bin
 from hub.spawn import (
     access_review_role,
@@ -59,7 +60,9 @@ c.Spawner.args = ["--allow-root"] if as_root else []
 
 # `weshare access review` stops expired projects' servers and revokes their tokens with this
 # service's token (read from a 0600 file in the hub state; no process runs for it).
-c.JupyterHub.services = [*managed_services(settings, as_root=as_root), access_review_service(settings)]
+# The coding page has its own preheated Voila behind hub login (hub/coding_service.py).
+c.JupyterHub.services = [*managed_services(settings, as_root=as_root), coding_service(settings),
+                         access_review_service(settings)]
 c.JupyterHub.load_roles.append(access_review_role())
 c.JupyterHub.log_datefmt = "%Y-%m-%d %H:%M:%S"
 (state / "runtime").mkdir(exist_ok=True)

@@ -23,6 +23,8 @@ __all__ = ["DASHBOARDS", "PUBLIC_REGISTER", "Dashboard", "StaffHome", "links_for
 
 # From a Voila page (/services/dashboards/voila/render/x.ipynb) up to the hub's base URL.
 PUBLIC_REGISTER = "../../../../hub/transparency"
+# The coding page is its own preheated service (hub/coding_service.py): up to /services/coding/.
+CODING_PAGE = "../../../coding/"
 ANY_STAFF = frozenset(Role) - {Role.PARTICIPANT}
 STEWARDS = frozenset({Role.DATA_STEWARD, Role.ADMINISTRATOR})
 
@@ -33,6 +35,7 @@ class Dashboard:
     title: tuple[str, str]
     purpose: tuple[str, str]
     roles: frozenset[Role]
+    href: str = ""  # where the link goes when not the notebook in this service
 
 
 DASHBOARDS = (
@@ -63,7 +66,7 @@ DASHBOARDS = (
               ("Importer des données hospitalières, revoir les appariements",
                "Import hospital data, review linkage pairs"), frozenset({Role.DATA_STEWARD})),
     Dashboard("coding.ipynb", ("Codage", "Coding"), ("Coder les entretiens", "Code interview transcripts"),
-              frozenset({Role.CODER})),
+              frozenset({Role.CODER}), href=CODING_PAGE),
     Dashboard("transcription.ipynb", ("Transcription", "Transcription"),
               ("Transcrire un enregistrement d'entretien sur place", "Transcribe an interview recording locally"),
               frozenset({Role.STUDY_MANAGER})),
@@ -80,7 +83,7 @@ def links_for(user: User) -> list[Dashboard]:
 
 def _links_html(dashboards: list[Dashboard]) -> str:
     items = "".join(
-        f'<li><a href="{escape(d.notebook)}">{bi(*d.title)}</a> — {bi(*d.purpose)}</li>' for d in dashboards)
+        f'<li><a href="{escape(d.href or d.notebook)}">{bi(*d.title)}</a> — {bi(*d.purpose)}</li>' for d in dashboards)
     mine = (f"<ul>{items}</ul>" if dashboards
             else f'<p role="status">{bi("Aucun tableau de bord pour vos rôles.", "No dashboard for your roles.")}</p>')
     public = (f'<p><a href="{PUBLIC_REGISTER}">{bi("Registre public de transparence", "Public transparency register")}'

@@ -17,7 +17,7 @@ import json
 import os
 import threading
 
-__all__ = ["ENV", "get_query_string", "query_url"]
+__all__ = ["ENV", "get_query_string", "query_url", "receive_request"]
 
 # Names as in voila.utils.ENV_VARIABLE (checked against it by the tests).
 ENV = {
@@ -72,3 +72,15 @@ def get_query_string() -> str:
             for key, value in json.loads(received[0]).items():
                 os.environ[key] = value
     return os.environ.get(ENV["query_string"], "")
+
+
+async def receive_request() -> None:
+    """``get_query_string`` without blocking the kernel: awaited on the kernel's own event loop
+    (a task scheduled by a cell that has already returned), it puts the visitor's request
+    variables in the environment once a visitor takes this preheated kernel."""
+    if os.environ.get(ENV["preheat"], "False") == "False":
+        return  # a kernel started for its request already has them
+    message = await _receive(query_url())
+    if message is not None:
+        for key, value in json.loads(message).items():
+            os.environ[key] = value

@@ -13,8 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from _coding_world import notebooks, seed, stored_codings, voila
+from _coding_hub import sign_in
+from _coding_world import CODER, coder_totp_secret, notebooks, seed, stored_codings, voila
 
+from hub.testing import PASSWORD, Fixture
 from tests.browser.conftest import assert_refused_by_page_policy, watch_outside_requests
 from workbench.qualitative import build_transcript
 from workbench.settings import Settings
@@ -96,4 +98,30 @@ def test_figure_widgets_draw_without_the_plotly_page_extension(browser, tmp_path
         finally:
             page.close()
     assert loaded and not [u for u in loaded if "jupyterlab-plotly" in u]
+    assert_refused_by_page_policy(outside)
+
+
+def test_a_coder_opens_the_preheated_coding_service_through_the_hub(browser, hub: Fixture) -> None:  # type: ignore[no-untyped-def]
+    """The coding service is behind hub login, and its kernel codes as the signed-in coder (a
+    ticket the service minted after the hub's OAuth), under the page policy."""
+    seed(hub.settings, codings=2, turns=TURNS, password=PASSWORD)
+    anonymous = browser.new_context()
+    try:
+        page = anonymous.new_page()
+        page.goto(f"{hub.base_url}/services/coding/", timeout=180_000)
+        page.wait_for_url("**/hub/login**", timeout=180_000)
+    finally:
+        anonymous.close()
+    context = browser.new_context()
+    try:
+        sign_in(context.new_page(), hub.base_url, CODER, coder_totp_secret(hub.settings))
+        page = context.new_page()
+        outside = watch_outside_requests(page, hub.base_url)
+        response = page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        assert response is not None and "default-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_selector("[data-wsc-ready]", timeout=180_000)
+        assert page.get_by_text(CODER, exact=True).is_visible()  # the dashboard names its viewer
+        assert page.locator(".wsc-chip").count() == 2  # the coder's own codings (blind)
+    finally:
+        context.close()
     assert_refused_by_page_policy(outside)

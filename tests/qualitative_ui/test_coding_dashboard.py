@@ -127,7 +127,7 @@ def test_dashboard_notebook_is_thin_and_takes_the_viewer_from_the_hub() -> None:
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert 1 <= len(code) <= 3 and all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     source = "".join("".join(c["source"]) for c in code)
-    assert "coding_dashboard(" in source and 'globals().get("WESHARE_VIEWER")' in source
+    assert "coding_page(" in source and 'globals().get("WESHARE_VIEWER")' in source
 
 
 def test_no_class_shadows_a_widget_method() -> None:

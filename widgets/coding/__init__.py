@@ -1,7 +1,8 @@
 """Qualitative coding UI: the coding widget (anywidget), its store glue, and the Voila dashboard."""
 
 from widgets.coding.backend import StoreBackend
-from widgets.coding.dashboard import CodingDashboard, coding_dashboard
+from widgets.coding.dashboard import CodingDashboard, coding_dashboard, request_viewer
+from widgets.coding.page import CodingPage, coding_page
 from widgets.coding.panels import AgreementPanel, AnalysisPanel
 from widgets.coding.widget import LABELS, CodingBackend, CodingWidget
 
@@ -11,7 +12,10 @@ __all__ = [
     "AnalysisPanel",
     "CodingBackend",
     "CodingDashboard",
+    "CodingPage",
     "CodingWidget",
     "StoreBackend",
     "coding_dashboard",
+    "coding_page",
+    "request_viewer",
 ]

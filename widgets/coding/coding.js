@@ -221,13 +221,38 @@ function render({ model, el }) {
     return row;
   }
 
+  // Turns are drawn in order: the first screenful at once (the coder can select and code), the
+  // rest in slices of a few milliseconds, so a long transcript never blocks the page; anything
+  // that needs a turn not drawn yet (jump, scroll target) finishes the drawing first.
+  let drawn = 0, drawGen = 0;
+  const FIRST_TURNS = 40, SLICE_MS = 8;
+  function drawUpTo(limit) {
+    const frag = document.createDocumentFragment();
+    for (; drawn < limit; drawn++) frag.appendChild(drawTurn(drawn));
+    body.appendChild(frag);
+  }
+  function finishDrawing() {
+    drawGen++;
+    drawUpTo(turns.length);
+    if (!el.dataset.wscComplete) el.dataset.wscCompleteMs = (performance.now() - began).toFixed(1);
+    el.dataset.wscComplete = "1";
+  }
+  function drawRest(gen) {
+    if (gen !== drawGen) return;
+    const until = performance.now() + SLICE_MS;
+    while (drawn < turns.length && performance.now() < until) drawUpTo(Math.min(turns.length, drawn + 25));
+    if (drawn < turns.length) setTimeout(() => drawRest(gen), 0);
+    else finishDrawing();
+  }
   function drawAll() {
     index();
     turnEls = [];
-    const frag = document.createDocumentFragment();
-    for (let i = 0; i < turns.length; i++) frag.appendChild(drawTurn(i));
+    drawn = 0;
     body.textContent = "";
-    body.appendChild(frag);
+    drawUpTo(Math.min(turns.length, FIRST_TURNS));
+    const gen = ++drawGen;
+    if (drawn < turns.length) setTimeout(() => drawRest(gen), 0);
+    else finishDrawing();
   }
 
   function drawPalette() {
@@ -412,7 +437,7 @@ function render({ model, el }) {
     byId = next;
     index();
     if (touched.size > turns.length / 2) drawAll();
-    else for (const i of touched) drawTurn(i);
+    else for (const i of touched) if (i < drawn) drawTurn(i);  // later turns: drawn with this index
     if (!model.get("blind")) drawFilters();
   }
 
@@ -431,7 +456,7 @@ function render({ model, el }) {
     const cur = model.get("active");
     for (const id of [prevActive, cur]) {
       const c = byId.get(id);
-      if (c) drawTurn(turnOf(c.start));
+      if (c && turnOf(c.start) < drawn) drawTurn(turnOf(c.start));
     }
     prevActive = cur;
   });
@@ -439,6 +464,7 @@ function render({ model, el }) {
     const f = model.get("focus_span");
     if (!f || f.start === undefined) return;
     root.classList.remove("wsc-busy");
+    if (drawn < turns.length) finishDrawing();
     const row = turnEls[turnOf(f.start)];
     if (!row) return;
     row.hidden = false;
@@ -473,6 +499,7 @@ function render({ model, el }) {
   el.dataset.wscReady = "1";
   root.dataset.ready = "1";
   return () => {
+    drawGen++;
     clearInterval(timer);
     document.removeEventListener("selectionchange", onSelectionChange);
   };

@@ -8,6 +8,7 @@ scoped to and codes blind (only their own layer ever reaches the browser); the s
 
 from __future__ import annotations
 
+import os
 from html import escape
 
 import ipywidgets as w
@@ -18,8 +19,12 @@ from widgets.coding.widget import CodingWidget
 from widgets.guarded import guarded, show_error, show_message
 from workbench.errors import PermissionDenied
 from workbench.settings import Settings
+from workbench.viewer_ticket import ticket_key, verify_ticket
 
-__all__ = ["CodingDashboard", "coding_dashboard"]
+__all__ = ["VIEWER_TICKET_ENV", "CodingDashboard", "coding_dashboard", "request_viewer"]
+
+# hub.coding_service.VIEWER_HEADER as Voila names it in the kernel (http_header_envs, RFC 3875).
+VIEWER_TICKET_ENV = "HTTP_X_WESHARE_VIEWER_TICKET"
 
 
 class CodingDashboard(w.VBox):  # type: ignore[misc]
@@ -90,6 +95,21 @@ class CodingDashboard(w.VBox):  # type: ignore[misc]
         self.panels.children = panels
         self.panels.titles = tuple(titles)
         show_message(self.status, f"{transcript.name} : {len(transcript.turns)} tour(s) / turn(s)")
+
+
+def request_viewer(settings: Settings) -> str | None:
+    """The viewer named by the ticket of this page's request (coding service), or ``None``.
+
+    Voila puts the request's variables in the kernel's environment (at start, or on the visit for
+    a preheated kernel, ``widgets.coding.page``); only a ticket signed with the instance's key
+    and unexpired names a viewer."""
+    ticket = os.environ.pop(VIEWER_TICKET_ENV, "")
+    if not ticket:
+        return None
+    try:
+        return verify_ticket(ticket_key(settings.secret_key_file), ticket)
+    except PermissionDenied:
+        return None
 
 
 def coding_dashboard(settings: Settings, viewer: str | None, *, study: str | None = None,
