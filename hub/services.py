@@ -45,7 +45,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMS_VOILA_CONFIG = REPO_ROOT / "hub" / "forms_voila"
-FORMS_POOL_SIZE = 2
+FORMS_POOL_SIZE = 4
 FORMS_BURST_NOTEBOOK = "home.ipynb"
 KERNEL_CULL_IDLE_SECONDS = 600
 MAIL_INTERVAL_SECONDS = 10

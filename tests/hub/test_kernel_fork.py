@@ -12,6 +12,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -204,3 +206,13 @@ def test_a_forked_kernel_that_is_gone_reports_an_exit_code() -> None:
     kernel.kill()
     process.wait(10)
     assert kernel.poll() is not None and kernel.wait(1) == 0
+
+
+def test_the_zygote_preload_starts_no_thread() -> None:
+    """A thread in the zygote would make forking unsafe (the zygote then refuses every kernel)."""
+    preload = json.loads(SPEC.read_text(encoding="utf-8"))["metadata"]["kernel_provisioner"]["config"]["preload"]
+    code = ("import sys, threading\nfrom hub.kernel_fork.zygote import warm\n"
+            "for entry in sys.argv[1:]:\n    warm(entry)\nprint(threading.active_count())")
+    done = subprocess.run([sys.executable, "-c", code, *preload], capture_output=True, text=True,
+                          timeout=300, check=True, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    assert done.stdout.strip() == "1"
