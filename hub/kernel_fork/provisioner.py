@@ -106,7 +106,12 @@ class Zygote:
     async def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
         """A new kernel's pid; starts (or restarts) the zygote first if needed."""
         await self._ensure_running(env, cwd)
-        reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+        except OSError:  # it died since the check: once more, from a new zygote
+            self.stop()
+            await self._ensure_running(env, cwd)
+            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
         try:
             writer.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n")
             await writer.drain()
@@ -117,6 +122,12 @@ class Zygote:
             raise RuntimeError(f"the kernel zygote refused: {answer.get('error', 'no answer')}")
         return int(answer["pid"])
 
+    def stop(self) -> None:
+        """Kill this zygote (its kernels then stop by themselves)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
     async def _ensure_running(self, env: dict[str, str], cwd: str) -> None:
         # One start at a time: a pool fill asks for several kernels at once. (A lock per event
         # loop: the server has one; tests and tools may run several in turn.)
@@ -124,8 +135,7 @@ class Zygote:
         async with lock:
             if self.process is not None and self.process.poll() is None and self.socket_path.exists():
                 return
-            if self.process is not None and self.process.poll() is None:
-                self.process.kill()
+            self.stop()  # alive without its socket: not serving
             zygote_env = {k: v for k, v in env.items() if k not in PER_KERNEL_ENV}
             zygote_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's warning at import, once
             with contextlib.suppress(FileNotFoundError):

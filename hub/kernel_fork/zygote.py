@@ -136,15 +136,28 @@ def serve(socket_path: Path, preload: list[str]) -> None:
         warm(name)
     # Children are reaped by the system: no zombies, and no reaper thread to make forking unsafe.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    with contextlib.suppress(FileNotFoundError):
-        socket_path.unlink()
+    # SIGTERM (the service stopping) leaves through the finally below, which removes the socket.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    binding = socket_path.with_name(socket_path.name + ".binding")
+    with contextlib.suppress(FileNotFoundError):
+        binding.unlink()
     old_mask = os.umask(0o077)
     try:
-        listener.bind(str(socket_path))
+        listener.bind(str(binding))
     finally:
         os.umask(old_mask)
     listener.listen(64)
+    os.replace(binding, socket_path)  # the path appears only once connections are accepted
+    try:
+        _loop(listener, parent)
+    finally:
+        with contextlib.suppress(OSError):
+            socket_path.unlink()
+            socket_path.parent.rmdir()
+
+
+def _loop(listener: socket.socket, parent: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     while os.getppid() == parent:
@@ -161,7 +174,14 @@ def serve(socket_path: Path, preload: list[str]) -> None:
                 conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             conn.close()
             continue
-        if os.fork() == 0:
+        try:
+            pid = os.fork()
+        except OSError as exc:  # out of processes or memory: refuse this kernel, keep serving
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps({"error": f"cannot fork: {exc.strerror}"}).encode() + b"\n")
+            conn.close()
+            continue
+        if pid == 0:
             _child(listener, conn, request, os.getppid())
         conn.close()
 
