@@ -211,6 +211,13 @@ class TrustedParty:
                                 "withheld_opposed": withheld, "newly_issued": issued})
         return Translation(out, unknown, withheld, issued)
 
+    def audit_seq(self) -> int:
+        """Sequence number of the store's last audit entry. Every change (oppositions, erasures,
+        pseudonyms issued, domains closed, keys rotated) is audited, so an unchanged number means
+        unchanged translations: the warehouse gateway keeps a project's translation while it holds."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(audit.AuditHead.seq).where(audit.AuditHead.id == 1)).scalar() or 0)
+
     # -- opposition ----------------------------------------------------------------------
     def set_opposition(self, code: str, domain: str, *, opposed: bool, actor: str,
                        reason: str, on: date | None = None) -> None:

@@ -1,0 +1,170 @@
+"""The gateway keeps a project's translation only while the trusted party is unchanged.
+
+A kept translation must never outlive an opposition (filed or lifted), a closed project domain,
+or a change made while it was being computed; and it answers only for the same people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
+from workbench.errors import WorkbenchError
+from workbench.settings import Settings
+from workbench.trusted_party import (
+    Identity,
+    Translation,
+    TrustedParty,
+    init_store,
+    open_trusted_party,
+)
+
+
+@pytest.fixture
+def tp(tmp_path: Path) -> Iterator[TrustedParty]:
+    cfg = Settings(home=tmp_path)
+    init_store(cfg, actor="test")
+    party = open_trusted_party(cfg)
+    yield party
+    party.close()
+
+
+def _people(tp: TrustedParty, n: int) -> list[str]:
+    """Warehouse pseudonyms of ``n`` registered people, sorted as the gateway passes them."""
+    refs = [tp.register_person(Identity(f"Ann{i}", f"Doe{i}", date(1960, 1, 1 + i)), actor="test").person
+            for i in range(n)]
+    return sorted(tp.pseudonyms(refs, "warehouse", actor="test"))
+
+
+def _translations(tp: TrustedParty) -> int:
+    """How many times the trusted party itself translated (each is an audited action)."""
+    from sqlalchemy import func, select
+
+    from workbench.audit import AuditEntry
+    from workbench.storage.engine import session_scope
+
+    with session_scope(tp.engine) as s:
+        return int(s.execute(select(func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "ttp.translate")).scalar_one())
+
+
+def test_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedParty) -> None:
+    codes = _people(tp, 4)
+    tp.open_domain("project:P1", actor="committee")
+    tp.open_domain("project:P2", actor="committee")
+    kept = ProjectPseudonyms()
+    first = kept.translate(tp, codes, "P1", actor="ana")
+    again = kept.translate(tp, codes, "P1", actor="ana")
+    assert again == first and _translations(tp) == 1  # the second answer came from memory
+    assert None not in first.pseudonyms and not set(first.pseudonyms) & set(codes)
+    fewer = kept.translate(tp, codes[:2], "P1", actor="ana")
+    assert fewer.pseudonyms == first.pseudonyms[:2] and _translations(tp) == 2  # other people: asked
+    other = kept.translate(tp, codes, "P2", actor="bob")
+    assert not set(other.pseudonyms) & set(first.pseudonyms) and _translations(tp) == 3  # own domain
+
+
+def test_an_opposition_filed_or_lifted_drops_what_was_kept(tp: TrustedParty) -> None:
+    codes = _people(tp, 3)
+    tp.open_domain("project:P1", actor="committee")
+    kept = ProjectPseudonyms()
+    before = kept.translate(tp, codes, "P1", actor="ana")
+    tp.set_opposition(codes[1], "warehouse", opposed=True, actor="dpo", reason="request 7")
+    during = kept.translate(tp, codes, "P1", actor="ana")
+    assert during.pseudonyms == [before.pseudonyms[0], None, before.pseudonyms[2]]
+    assert during.withheld_opposed == 1
+    assert kept.translate(tp, codes, "P1", actor="ana") == during  # kept again from then on
+    tp.set_opposition(codes[1], "warehouse", opposed=False, actor="dpo", reason="request 7 withdrawn")
+    assert kept.translate(tp, codes, "P1", actor="ana").pseudonyms == before.pseudonyms
+
+
+def test_a_change_made_while_translating_is_not_kept(tp: TrustedParty) -> None:
+    codes = _people(tp, 2)
+    tp.open_domain("project:P1", actor="committee")
+    kept = ProjectPseudonyms()
+    translate = tp.translate
+
+    def racing(*args: object, **kwargs: object) -> Translation:
+        answer = translate(*args, **kwargs)  # type: ignore[arg-type]
+        tp.set_opposition(codes[0], "warehouse", opposed=True, actor="dpo", reason="filed meanwhile")
+        return answer
+
+    tp.translate = racing  # type: ignore[method-assign]
+    stale = kept.translate(tp, codes, "P1", actor="ana")
+    tp.translate = translate  # type: ignore[method-assign]
+    assert stale.pseudonyms[0] is not None  # answered before the opposition: used once, not kept
+    assert kept.translate(tp, codes, "P1", actor="ana").pseudonyms[0] is None
+
+
+def test_a_closed_project_domain_is_not_served_from_memory(tp: TrustedParty) -> None:
+    codes = _people(tp, 2)
+    tp.open_domain("project:P1", actor="committee")
+    kept = ProjectPseudonyms()
+    kept.translate(tp, codes, "P1", actor="ana")
+    tp.close_domain("project:P1", actor="committee", reason="project ended")
+    with pytest.raises(WorkbenchError):
+        kept.translate(tp, codes, "P1", actor="ana")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_path: Path, new_warehouse) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from secure_bubble.gateway.extract import extract
+    from workbench import accounts, audit
+    from workbench.demo import seed_demo
+    from workbench.deposit import deposit_study
+    from workbench.governance.models import AccessRequest, Project
+    from workbench.storage.base import utcnow
+    from workbench.storage.engine import make_engine, session_scope
+    from workbench.storage.migrate import upgrade
+    from workbench.studies.service import set_status
+
+    cfg = Settings(home=tmp_path)
+    op = make_engine(cfg.database_url)
+    upgrade(op)
+    init_store(cfg, actor="test")
+    tp = open_trusted_party(cfg)
+    wh = new_warehouse(kind, tmp_path)
+    try:
+        with session_scope(op) as s:
+            seed_demo(s, tp, participants=12, seed=3)
+            set_status(s, "DEMO-QOL", "closed", actor="sm")
+        with session_scope(op) as s:
+            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
+            accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
+            request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
+                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
+            s.add(request)
+            s.flush()
+            s.add(Project(code="P1", request_id=request.id, title="t", purpose="research", team=["ana"],
+                          approved={"DEMO-QOL": ["phq-9.*", "demographics"]}, committee_date=utcnow(),
+                          expires_at=utcnow() + timedelta(days=30)))
+        tp.open_domain("project:P1", actor="committee")
+        kept = ProjectPseudonyms()
+
+        def people() -> set[str]:
+            with session_scope(op) as s:
+                table = extract(s, tp, wh, "P1", "ana", ["phq-9.*", "demographics"], pseudonyms=kept)
+            return set(table.column("participant").to_pylist())
+
+        before, again = people(), people()
+        with wh.connect() as conn:
+            code = conn.execute(sa.text("SELECT person_source_value FROM person ORDER BY person_id")).scalars().first()
+        tp.set_opposition(code, "warehouse", opposed=True, actor="dpo", reason="opposition filed")
+        after = people()
+        assert again == before and len(after) == len(before) - 1 and after < before
+        with session_scope(op) as s:
+            entries = s.execute(sa.select(audit.AuditEntry).where(audit.AuditEntry.action == "gateway.extract")
+                                .order_by(audit.AuditEntry.seq)).scalars().all()
+        assert [(e.after["people"], e.after["withheld"]) for e in entries] == [
+            (len(before), 0), (len(before), 0), (len(before) - 1, 1)]
+    finally:
+        tp.close()
+        wh.dispose()
+        op.dispose()
