@@ -3,8 +3,9 @@
 Registered as the ``weshare-forking`` entry point of ``jupyter_client.kernel_provisioners`` and
 chosen by the forms service's own ``python3`` kernel spec (``hub/forms_voila/kernels``). The
 zygote (``hub.kernel_fork.zygote``) is started on the first launch, as a child of the forms
-service, with the kernel spec's ``preload`` modules; a zygote that died is started again. Any
-command that is not ``python -m ipykernel_launcher …`` is launched the usual way.
+server, with the kernel spec's ``preload`` modules and an allow-listed environment (never a
+visitor's URL or token); a zygote that died is started again. If the zygote cannot be had, or the
+command is not ``python -m ipykernel_launcher …``, the kernel is launched the usual way.
 
 Everything else (ports, connection file, interrupt, shutdown, restart) is ``LocalProvisioner``'s:
 it talks to ``self.process``, here a :class:`ForkedKernel` with the same small interface as
@@ -17,9 +18,9 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +33,23 @@ from traitlets import List, Unicode
 
 from hub.kernel_fork.zygote import KERNEL_MODULE
 
-__all__ = ["ForkedKernel", "ForkingProvisioner", "Zygote"]
+__all__ = ["ForkedKernel", "ForkingProvisioner", "Zygote", "zygote_environment"]
 
 ZYGOTE_START_SECONDS = 120.0
 ZYGOTE_MAIN = "from hub.kernel_fork.zygote import main; main()"  # -m would import it twice
-# Per-kernel values a zygote must not carry: they come with each request instead.
-PER_KERNEL_ENV = ("VOILA_KERNEL_ID", "JPY_PARENT_PID", "JPY_SESSION_NAME", "QUERY_STRING")
+# What the zygote may keep of the server's environment: settings and paths, never request data.
+ZYGOTE_ENV = re.compile(r"^(WESHARE_|JUPYTER_|PYTHON|LC_|HOME$|PATH$|LANG$|TZ$|TMPDIR$|VIRTUAL_ENV$)")
+# One-thread numeric pools: a thread pool alive in the zygote would make forking unsafe.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+# Voila gives each pool refill the URL of the visit that triggered it (with that visitor's
+# ?access= token); a preheated kernel learns its own visitor later, so it gets none.
+STALE_IN_PREHEATED = ("VOILA_REQUEST_URL",)
+
+
+def zygote_environment(env: dict[str, str]) -> dict[str, str]:
+    """The allow-listed part of a launch environment, as the zygote gets it."""
+    return {**{k: v for k, v in env.items() if ZYGOTE_ENV.match(k)}, **SINGLE_THREADED}
 
 
 class ForkedKernel:
@@ -52,7 +64,7 @@ class ForkedKernel:
             self._created: float | None = psutil.Process(pid).create_time()
         except psutil.Error:
             self._created = None
-            self.returncode = 1
+            self.returncode = -signal.SIGKILL
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -61,7 +73,7 @@ class ForkedKernel:
                 if process.create_time() != self._created or process.status() == psutil.STATUS_ZOMBIE:
                     raise psutil.NoSuchProcess(self.pid)
             except psutil.Error:
-                self.returncode = 0  # its status went with the system's reaping
+                self.returncode = -signal.SIGKILL  # reaped by the system: its real status is gone
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -85,16 +97,20 @@ class ForkedKernel:
 
 
 class Zygote:
-    """One zygote per (interpreter, preload list) in this server process, started on demand."""
+    """The zygote of one (interpreter, preload list) in this server process, started on demand.
+
+    Kept in a class-level registry: jupyter_client makes one provisioner per kernel, and they
+    must share the one zygote of their server process (as ``LocalPortCache`` shares ports).
+    """
 
     _running: ClassVar[dict[tuple[str, tuple[str, ...]], Zygote]] = {}
 
     def __init__(self, python: str, preload: tuple[str, ...]) -> None:
         self.python, self.preload = python, preload
-        self.folder = Path(tempfile.mkdtemp(prefix="weshare-zygote-"))
-        self.socket_path = self.folder / "zygote.sock"
+        self.socket_path: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def for_kernel(cls, python: str, preload: tuple[str, ...]) -> Zygote:
@@ -103,53 +119,71 @@ class Zygote:
             cls._running[key] = cls(python, preload)
         return cls._running[key]
 
+    def serving(self) -> bool:
+        return (self.process is not None and self.process.poll() is None
+                and self.socket_path is not None and self.socket_path.exists())
+
     async def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
-        """A new kernel's pid; starts (or restarts) the zygote first if needed."""
-        await self._ensure_running(env, cwd)
-        try:
-            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
-        except OSError:  # it died since the check: once more, from a new zygote
-            self.stop()
-            await self._ensure_running(env, cwd)
-            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
-        try:
-            writer.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n")
-            await writer.drain()
-            answer = json.loads(await asyncio.wait_for(reader.readline(), timeout=30))
-        finally:
-            writer.close()
-        if "pid" not in answer:
-            raise RuntimeError(f"the kernel zygote refused: {answer.get('error', 'no answer')}")
-        return int(answer["pid"])
+        """A new kernel's pid; starts the zygote first if it is not serving."""
+        for attempt in (1, 2):
+            socket_path = await self._ensure_running(env, cwd)
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(socket_path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                if attempt == 2 or self.serving():
+                    raise
+                continue  # it died since the check: start a new one
+            try:
+                writer.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n")
+                await writer.drain()
+                line = await asyncio.wait_for(reader.readline(), timeout=30)
+            finally:
+                writer.close()
+            answer = json.loads(line) if line.strip() else {"error": "the new kernel died before answering"}
+            if "pid" not in answer:
+                raise RuntimeError(f"the kernel zygote refused: {answer.get('error')}")
+            return int(answer["pid"])
+        raise RuntimeError("unreachable")
 
     def stop(self) -> None:
-        """Kill this zygote (its kernels then stop by themselves)."""
+        """Stop this zygote (its kernels live on: they watch the server, not the zygote)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            if self.process.poll() is None:
+                self.process.kill()
 
-    async def _ensure_running(self, env: dict[str, str], cwd: str) -> None:
-        # One start at a time: a pool fill asks for several kernels at once. (A lock per event
-        # loop: the server has one; tests and tools may run several in turn.)
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        async with lock:
-            if self.process is not None and self.process.poll() is None and self.socket_path.exists():
-                return
-            self.stop()  # alive without its socket: not serving
-            zygote_env = {k: v for k, v in env.items() if k not in PER_KERNEL_ENV}
-            zygote_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's warning at import, once
-            with contextlib.suppress(FileNotFoundError):
-                self.socket_path.unlink()
+    def _lock_here(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:  # tools may run loops in turn
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    async def _ensure_running(self, env: dict[str, str], cwd: str) -> Path:
+        # One start at a time: a pool fill asks for several kernels at once.
+        async with self._lock_here():
+            if self.serving():
+                assert self.socket_path is not None
+                return self.socket_path
+            self.stop()
+            if self.socket_path is not None:  # the folder a dead zygote left
+                with contextlib.suppress(OSError):
+                    self.socket_path.unlink()
+                    self.socket_path.parent.rmdir()
+            self.socket_path = Path(tempfile.mkdtemp(prefix="weshare-zygote-")) / "zygote.sock"
             self.process = subprocess.Popen(
-                [self.python, "-c", ZYGOTE_MAIN, str(self.socket_path), *self.preload],
-                env=zygote_env, cwd=cwd, stdin=subprocess.DEVNULL)
+                [self.python, "-c", ZYGOTE_MAIN, str(self.socket_path), str(os.getpid()), *self.preload],
+                env=zygote_environment(env), cwd=cwd, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + ZYGOTE_START_SECONDS
             while not self.socket_path.exists():
                 if self.process.poll() is not None:
                     raise RuntimeError(f"the kernel zygote exited with {self.process.returncode}")
                 if time.monotonic() > deadline:
+                    self.stop()
                     raise TimeoutError("the kernel zygote did not start")
                 await asyncio.sleep(0.05)
+            return self.socket_path
 
 
 class ForkingProvisioner(LocalProvisioner):  # type: ignore[misc]
@@ -158,13 +192,28 @@ class ForkingProvisioner(LocalProvisioner):  # type: ignore[misc]
     preload = List(Unicode(), config=True, help="Modules the zygote imports once for every kernel.")
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        if len(cmd) < 3 or cmd[1:3] != ["-m", KERNEL_MODULE] or sys.platform == "win32":
-            return await super().launch_kernel(cmd, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
-        cwd = str(kwargs.get("cwd") or os.getcwd())
-        zygote = Zygote.for_kernel(cmd[0], tuple(self.preload))
-        pid = await zygote.fork(cmd[3:], env, cwd)
-        self.process = ForkedKernel(pid)
-        self.pid = self.pgid = pid  # the child leads its own session before it answers
-        self.cwd = cwd
-        return self.connection_info
+        if env.get("VOILA_PREHEAT") == "True":
+            for name in STALE_IN_PREHEATED:
+                env.pop(name, None)
+        kwargs["env"] = env
+        forkable = len(cmd) >= 3 and cmd[1:3] == ["-m", KERNEL_MODULE] and hasattr(os, "pidfd_open")
+        if forkable:
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            try:
+                pid = await Zygote.for_kernel(cmd[0], tuple(self.preload)).fork(cmd[3:], env, cwd)
+            except Exception as exc:  # slower, never broken: start this kernel the usual way
+                self.log.warning("kernel zygote unavailable (%s): starting the kernel as a process", exc)
+            else:
+                self.process = ForkedKernel(pid)
+                self.pid = self.pgid = pid  # the child leads its own session before it answers
+                self.cwd = cwd
+                return self.connection_info
+        return await super().launch_kernel(cmd, **kwargs)
+
+    async def send_signal(self, signum: int) -> None:
+        """Never signal a process group whose kernel is gone: forked kernels are reaped at once,
+        so their pid (and group id) may already belong to another participant's kernel."""
+        if isinstance(self.process, ForkedKernel) and self.process.poll() is not None:
+            return
+        await super().send_signal(signum)

@@ -1,18 +1,23 @@
 """The zygote: one process that has imported a page's modules once, and forks a kernel per request.
 
-A forms kernel started from scratch spends about a CPU-second importing ipykernel, ipywidgets,
+A forms kernel started from scratch spends about two CPU-seconds importing ipykernel, ipywidgets,
 SQLAlchemy and the workbench before its participant arrives; at 100 arrivals a minute that alone
 fills two cores. Forked from this process, a kernel inherits those modules already imported and
 only builds its own kernel application (sockets, threads, shell).
 
-Protocol, on a Unix socket only the service's user can reach: the provisioner sends one JSON line
+Protocol, on a Unix socket in a 0700 folder: the provisioner sends one JSON line
 ``{"argv": [...], "env": {...}, "cwd": "..."}``; the *child* answers ``{"pid": N}`` once it leads its
 own session (so a signal to its process group never reaches the zygote), then runs the kernel.
+Anything else gets ``{"error": ...}`` and the zygote keeps serving.
 
-Fork safety: the zygote is single-threaded (checked before each fork) and imports modules only;
-the workbench does no work at import time (no engine, no thread, no key read). ``random`` reseeds
-itself in a forked child; tokens come from ``secrets``/``os.urandom``. Children share the zygote's
-string-hash seed, which only matters for hash-flooding resistance between two forms kernels.
+Lifetimes: the zygote and every kernel it forked watch the forms server itself (a pidfd opened
+once, so a reused pid cannot fool them) and stop when it is gone. A kernel does not depend on the
+zygote: if the zygote dies, open pages keep their kernels and the provisioner starts a new one.
+
+Fork safety: the zygote imports modules only (the workbench does no work at import time: no
+engine, no key read), runs with BLAS/OpenMP pools of one thread, and refuses to fork while it has
+any thread besides its own (counted in ``/proc/self/task``, which sees native threads too).
+``random`` reseeds itself in a forked child; tokens come from ``secrets``/``os.urandom``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import ctypes
 import importlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -31,11 +37,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KERNEL_MODULE", "main", "run_kernel", "serve", "warm"]
+__all__ = ["KERNEL_MODULE", "main", "os_threads", "run_kernel", "serve", "warm"]
 
 KERNEL_MODULE = "ipykernel_launcher"  # the kernel spec's `python -m ipykernel_launcher -f FILE`
 PR_SET_PDEATHSIG = 1
 MAX_REQUEST_BYTES = 1 << 20
+
+
+def os_threads() -> int:
+    """Threads of this process as the system counts them (native ones included)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _die_with_parent() -> None:
@@ -55,6 +69,8 @@ def _read_request(conn: socket.socket) -> dict[str, Any]:
         if len(data) > MAX_REQUEST_BYTES:
             raise ValueError("kernel request too large")
     request = json.loads(data)
+    if not isinstance(request, dict):
+        raise ValueError("a kernel request is a JSON object")
     argv, env, cwd = request.get("argv"), request.get("env"), request.get("cwd")
     if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
         raise ValueError("argv must be a list of strings")
@@ -76,14 +92,25 @@ def _meet_the_kernel() -> None:
         ipywidgets._handle_ipython()
 
 
-def run_kernel(argv: list[str], parent_pid: int) -> int:
+def _exit_with_server(server: int) -> None:
+    """A daemon thread: leave as soon as the forms server is gone (its pidfd turns readable)."""
+
+    def watch() -> None:
+        select.select([server], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="weshare-server-watch", daemon=True).start()
+
+
+def run_kernel(argv: list[str], server: int) -> int:
     """What ``python -m ipykernel_launcher ARGS`` does, in this (forked) interpreter."""
     from ipykernel.kernelapp import IPKernelApp
 
     sys.argv = [KERNEL_MODULE, *argv]
+    _exit_with_server(server)
     try:
-        # parent_handle's default was read from the environment when the zygote imported ipykernel.
-        app = IPKernelApp.instance(parent_handle=parent_pid)
+        # No parent poller: our parent is the zygote, which may go; the server is what matters.
+        app = IPKernelApp.instance(parent_handle=0)
         app.initialize(argv)
         _meet_the_kernel()
         app.start()
@@ -92,10 +119,12 @@ def run_kernel(argv: list[str], parent_pid: int) -> int:
     return 0
 
 
-def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any], zygote_pid: int) -> None:
+def _child(zygote: selectors.BaseSelector, listener: socket.socket, conn: socket.socket,
+           request: dict[str, Any], server: int) -> None:
     """Never returns: becomes the kernel, then leaves with ``os._exit`` (not the zygote's loop)."""
     code = 1
     try:
+        zygote.close()
         listener.close()
         os.setsid()
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -103,10 +132,9 @@ def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any]
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        os.environ["JPY_PARENT_PID"] = str(zygote_pid)
         conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
         conn.close()
-        code = run_kernel(request["argv"], zygote_pid)  # the kernel stops when the zygote goes
+        code = run_kernel(request["argv"], server)
     except BaseException:  # a kernel that failed to start must not fall back into the zygote
         traceback.print_exc()
     finally:
@@ -125,15 +153,18 @@ def warm(entry: str) -> None:
         getattr(imported, function)()
 
 
-def serve(socket_path: Path, preload: list[str]) -> None:
-    """Import ``preload``, then fork a kernel for every request until the service goes away."""
+def serve(socket_path: Path, server_pid: int, preload: list[str]) -> None:
+    """Import ``preload``, then fork a kernel for every request until the server goes away."""
     _die_with_parent()
-    parent = os.getppid()
+    server = os.pidfd_open(server_pid)  # fails at once if the server is already gone
     here = os.getcwd()
     if sys.path and sys.path[0] in ("", here):  # as ipykernel_launcher: no cwd on sys.path
         del sys.path[0]
-    for name in preload:
-        warm(name)
+    for entry in preload:
+        try:
+            warm(entry)
+        except Exception as exc:  # a kernel then imports it itself: slower, not broken
+            print(f"kernel zygote: cannot preload {entry}: {type(exc).__name__}: {exc}", file=sys.stderr)
     # Children are reaped by the system: no zombies, and no reaper thread to make forking unsafe.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     # SIGTERM (the service stopping) leaves through the finally below, which removes the socket.
@@ -150,45 +181,50 @@ def serve(socket_path: Path, preload: list[str]) -> None:
     listener.listen(64)
     os.replace(binding, socket_path)  # the path appears only once connections are accepted
     try:
-        _loop(listener, parent)
+        _loop(listener, server)
     finally:
         with contextlib.suppress(OSError):
             socket_path.unlink()
-            socket_path.parent.rmdir()
 
 
-def _loop(listener: socket.socket, parent: int) -> None:
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    while os.getppid() == parent:
-        if not selector.select(timeout=1.0):
+def _answer(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(message).encode() + b"\n")
+    conn.close()
+
+
+def _loop(listener: socket.socket, server: int) -> None:
+    zygote = selectors.DefaultSelector()
+    zygote.register(listener, selectors.EVENT_READ)
+    zygote.register(server, selectors.EVENT_READ)
+    while True:
+        ready = {key.fileobj for key, _ in zygote.select(timeout=5.0)}
+        if server in ready:
+            return  # the forms server is gone
+        if listener not in ready:
             continue
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except OSError as exc:  # e.g. out of file descriptors: the next accept may work
+            print(f"kernel zygote: accept failed: {exc}", file=sys.stderr)
+            continue
         try:
             conn.settimeout(10)
             request = _read_request(conn)
-            if threading.active_count() != 1:
+            if os_threads() != 1:
                 raise RuntimeError("the zygote has threads: forking is not safe")
-        except (OSError, ValueError, RuntimeError) as exc:
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
-            conn.close()
-            continue
-        try:
             pid = os.fork()
-        except OSError as exc:  # out of processes or memory: refuse this kernel, keep serving
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps({"error": f"cannot fork: {exc.strerror}"}).encode() + b"\n")
-            conn.close()
+        except Exception as exc:  # malformed request, no fork possible: refuse it, keep serving
+            _answer(conn, {"error": f"{type(exc).__name__}: {exc}"})
             continue
         if pid == 0:
-            _child(listener, conn, request, os.getppid())
+            _child(zygote, listener, conn, request, server)
         conn.close()
 
 
 def main() -> None:
-    """``python -c "from hub.kernel_fork.zygote import main; main()" SOCKET MODULE…``"""
-    serve(Path(sys.argv[1]), sys.argv[2:])
+    """``python -c "from hub.kernel_fork.zygote import main; main()" SOCKET SERVER_PID MODULE…``"""
+    serve(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 
 from hub.kernel_fork import ForkedKernel, Zygote
-from hub.kernel_fork.provisioner import ZYGOTE_MAIN
+from hub.kernel_fork.provisioner import ZYGOTE_MAIN, zygote_environment
 from hub.kernel_fork.zygote import warm
 from hub.services import FORMS_VOILA_CONFIG, forms_service
 from workbench.settings import Settings
@@ -43,9 +43,13 @@ def test_the_forms_kernel_spec_names_a_registered_provisioner_and_importable_mod
         warm(entry)  # as the zygote does: a typo would make every kernel launch fail
 
 
-def test_the_forms_service_finds_that_kernel_spec(forms_kernels: Path) -> None:
-    service = forms_service(Settings(home=forms_kernels / "var"))
-    assert service["environment"]["JUPYTER_PATH"] == str(FORMS_VOILA_CONFIG)
+def test_the_forms_service_finds_that_kernel_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    service = forms_service(Settings(home=tmp_path / "var"))
+    monkeypatch.setenv("JUPYTER_PATH", service["environment"]["JUPYTER_PATH"])
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert spec.metadata["kernel_provisioner"]["provisioner_name"] == "weshare-forking"
 
 
 @pytest.fixture
@@ -65,6 +69,9 @@ async def kernel(cwd: Path, mark: str = "first") -> AsyncIterator[AsyncKernelMan
     finally:
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
+
+
+kernel_of = kernel
 
 
 def with_kernel(cwd: Path, scenario: Callable[[AsyncKernelManager], Awaitable[None]]) -> None:
@@ -162,31 +169,58 @@ def test_interrupt_restart_and_shutdown_reach_the_forked_kernel(forms_kernels: P
     with_kernel(forms_kernels, scenario)
 
 
-def test_a_dead_zygote_is_started_again_and_its_kernels_stop(forms_kernels: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_dead_zygote_is_started_again_and_open_kernels_live_on(forms_kernels: Path, signum: int) -> None:
     async def scenario(manager: AsyncKernelManager) -> None:
         kernel = psutil.Process(manager.provisioner.pid)
         zygote = kernel.parent()
         assert zygote is not None
-        zygote.send_signal(signal.SIGKILL)
+        zygote.send_signal(signum)
         zygote.wait(10)
-        kernel.wait(15)  # an orphaned kernel notices its zygote is gone and stops (no leaked kernel)
-        assert await manager.provisioner.poll() is not None
-        again = AsyncKernelManager(kernel_name="python3")
-        await again.start_kernel(cwd=str(forms_kernels), env=dict(os.environ))
-        try:
+        # the participant's open page keeps its kernel: it watches the server, not the zygote
+        assert (await run(manager, "print('alive')"))["out"].strip() == "alive"
+        async with kernel_of(forms_kernels, "again") as again:
             new_zygote = psutil.Process(again.provisioner.pid).parent()
             assert new_zygote is not None and new_zygote.pid != zygote.pid
+            assert ZYGOTE_MAIN in new_zygote.cmdline()
             assert (await run(again, "print('back')"))["out"].strip() == "back"
-        finally:
-            await again.shutdown_kernel(now=True)
 
     with_kernel(forms_kernels, scenario)
+
+
+SERVER = """
+import asyncio, sys, time
+from jupyter_client.manager import AsyncKernelManager
+
+async def main():
+    km = AsyncKernelManager(kernel_name="python3")
+    await km.start_kernel()
+    print(km.provisioner.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_kernels_and_zygote_stop_when_the_server_is_killed(forms_kernels: Path) -> None:
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True,
+                              cwd=forms_kernels, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    try:
+        assert server.stdout is not None
+        kernel = psutil.Process(int(server.stdout.readline()))
+        zygote = kernel.parent()
+        assert zygote is not None and ZYGOTE_MAIN in zygote.cmdline()
+    finally:
+        server.kill()
+        server.wait(10)
+    _gone, alive = psutil.wait_procs([kernel, zygote], timeout=15)
+    assert not alive  # a SIGKILLed forms service leaves no kernel and no zygote behind
 
 
 def test_the_zygote_refuses_a_malformed_request_and_keeps_serving(forms_kernels: Path) -> None:
     async def scenario(manager: AsyncKernelManager) -> None:
         zygote = next(z for z in Zygote._running.values() if z.process is not None and z.process.poll() is None)
-        for request in (b"not json\n", b'{"argv": "x", "env": {}, "cwd": "/"}\n',
+        for request in (b"not json\n", b"[]\n", b"[" * 100000 + b"\n", b'{"argv": "x", "env": {}, "cwd": "/"}\n',
                         b'{"argv": [], "env": {"A": 1}, "cwd": "/"}\n'):
             with socket.socket(socket.AF_UNIX) as conn:
                 conn.connect(str(zygote.socket_path))
@@ -205,14 +239,40 @@ def test_a_forked_kernel_that_is_gone_reports_an_exit_code() -> None:
     assert kernel.poll() is None
     kernel.kill()
     process.wait(10)
-    assert kernel.poll() is not None and kernel.wait(1) == 0
+    assert kernel.poll() is not None and kernel.wait(1) == kernel.poll()
 
 
 def test_the_zygote_preload_starts_no_thread() -> None:
-    """A thread in the zygote would make forking unsafe (the zygote then refuses every kernel)."""
+    """A thread in the zygote, even a native one, would make forking unsafe (the zygote would then
+    refuse every kernel and the service fall back to starting them)."""
     preload = json.loads(SPEC.read_text(encoding="utf-8"))["metadata"]["kernel_provisioner"]["config"]["preload"]
-    code = ("import sys, threading\nfrom hub.kernel_fork.zygote import warm\n"
-            "for entry in sys.argv[1:]:\n    warm(entry)\nprint(threading.active_count())")
+    code = ("import sys\nfrom hub.kernel_fork.zygote import os_threads, warm\n"
+            "for entry in sys.argv[1:]:\n    warm(entry)\nprint(os_threads())")
     done = subprocess.run([sys.executable, "-c", code, *preload], capture_output=True, text=True,
-                          timeout=300, check=True, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+                          timeout=300, check=True, env=zygote_environment(dict(os.environ)))
     assert done.stdout.strip() == "1"
+
+
+def test_no_visitor_data_reaches_the_zygote_or_a_preheated_kernel(forms_kernels: Path) -> None:
+    """Voila hands each pool refill the URL (with ?access= token) of the visit that triggered it."""
+    previous = "http://127.0.0.1/services/forms/voila/render/home.ipynb?access=SECRET-TOKEN"
+
+    async def scenario() -> None:
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(forms_kernels), env={
+            **os.environ, "VOILA_PREHEAT": "True", "VOILA_REQUEST_URL": previous, "SOME_REQUEST_VALUE": "x"})
+        try:
+            result = await run(km, "import os; print(os.environ.get('VOILA_REQUEST_URL', 'none'))")
+            assert result["out"].strip() == "none"
+            zygote = psutil.Process(km.provisioner.pid).parent()
+            assert zygote is not None
+            for process in (zygote, psutil.Process(km.provisioner.pid)):  # what /proc shows
+                shown = process.environ()
+                assert "SECRET-TOKEN" not in " ".join(shown.values()) and "SOME_REQUEST_VALUE" not in shown
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    # a fresh zygote for this test: one started by an earlier test had another environment
+    for zygote in Zygote._running.values():
+        zygote.stop()
+    asyncio.run(scenario())

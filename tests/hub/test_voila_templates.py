@@ -17,10 +17,21 @@ def test_environments_share_compiled_templates_and_render_the_same_page() -> Non
     assert share_compiled_templates(Exporter) is cache  # idempotent
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Bonjour")])
     first, _ = Exporter().from_notebook_node(notebook)
-    compiled = len(cache)
-    assert compiled > 0
-    second, _ = Exporter().from_notebook_node(notebook)
-    assert second == first and len(cache) == compiled  # loaded, not compiled again
+    assert len(cache) > 0
+    compiled: list[str] = []
+    original = Environment.compile
+
+    def counting(self: Environment, *args: object, **kwargs: object) -> object:
+        compiled.append(str(args[1] if len(args) > 1 else kwargs.get("name")))
+        return original(self, *args, **kwargs)
+
+    Environment.compile = counting  # type: ignore[method-assign]
+    try:
+        second, _ = Exporter().from_notebook_node(notebook)
+    finally:
+        Environment.compile = original  # type: ignore[method-assign]
+    assert second == first
+    assert compiled == []  # a new exporter's environment loaded every template from the cache
     assert "_weshare_shared_bytecode" not in vars(HTMLExporter)
 
 
