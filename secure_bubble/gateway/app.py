@@ -19,6 +19,7 @@ from tornado.web import Application, RequestHandler
 from secure_bubble.gateway.extract import extract
 from secure_bubble.gateway.hub_tokens import HubTokenValidator
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
+from secure_bubble.gateway.withdrawals import WithdrawalSync
 from workbench import audit
 from workbench.errors import (
     AuthError,
@@ -43,6 +44,7 @@ class GatewayContext:
     trusted_party: TrustedParty
     tokens: HubTokenValidator
     pseudonyms: ProjectPseudonyms = field(default_factory=ProjectPseudonyms)
+    withdrawals: WithdrawalSync = field(default_factory=WithdrawalSync)
 
 
 class _Pieces:
@@ -90,7 +92,7 @@ class ExtractHandler(RequestHandler):
         with session_scope(ctx.operational) as session:
             try:
                 table = extract(session, ctx.trusted_party, ctx.warehouse, project, caller.name, variables,
-                                pseudonyms=ctx.pseudonyms)
+                                pseudonyms=ctx.pseudonyms, withdrawals=ctx.withdrawals)
             except WorkbenchError as exc:  # keep the refusal's audit entry: commit, then answer
                 failure = exc
         if failure is not None:

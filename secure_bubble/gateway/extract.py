@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
+from secure_bubble.gateway.withdrawals import WithdrawalSync
 from workbench import audit
 from workbench.accounts import get_user
 from workbench.accounts.models import Role
@@ -215,19 +216,23 @@ def _rows_portable(conn: sa.Connection, statements: list[tuple[str, sa.Select]],
 
 
 def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
-            variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None) -> pa.Table:
+            variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
+            withdrawals: WithdrawalSync | None = None) -> pa.Table:
     """Long table (participant, study, event, date, variable, value, text) of approved data only.
 
     ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
 
     The studies' people are translated into project pseudonyms first (once, by the trusted party,
     or from ``pseudonyms`` while the trusted party is unchanged); only those released are joined
-    to the rows, so withheld people's rows are never fetched. ``participant`` and ``study`` point
+    to the rows, so withheld people's rows are never fetched. Withdrawals recorded in the studies
+    since their deposit are passed on to the trusted party first (``withdrawals``, or a fresh
+    ``WithdrawalSync``). ``participant`` and ``study`` point
     into their few distinct values (Arrow dictionaries); the labels travel as they come.
     """
     project = approved_project(session, project_code, username)
     wanted = _allowed(project, variables)
     names = sorted(wanted)
+    (withdrawals or WithdrawalSync()).sync(session, tp, names)
     statements = [(study, stmt) for study in names
                   for _kind, stmt in extract_statements(study, wanted[study], by_person_id=True)]
     with warehouse.connect() as conn:
