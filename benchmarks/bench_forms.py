@@ -87,13 +87,13 @@ class FormsServer:
 
     def __init__(self, settings: Settings, *, preheat: bool, pool_size: int = FORMS_POOL_SIZE,
                  fork: bool | None = None) -> None:
-        """``preheat=False`` is Voila's defaults: no pool and kernels started the usual way.
+        """``preheat=False`` is Voila's defaults: no pool, kernels started the usual way, on TCP.
         ``fork=False`` keeps the service's pool but starts each kernel as its own interpreter."""
         fork = preheat if fork is None else fork
         service = forms_service(settings, pool_size=pool_size)
         self.command = [c for c in service["command"] if preheat or not (
             c.startswith("--preheat_kernel") or c.startswith("--pool_size")
-            or c.startswith("--VoilaKernelManager."))]
+            or c.startswith("--VoilaKernelManager.") or c.startswith("--KernelManager.transport"))]
         self.cwd, self.env = service["cwd"], {**service["environment"], "PATH": os.environ.get("PATH", "")}
         if not fork:  # the forms' kernel spec (forking provisioner) is found through JUPYTER_PATH
             self.env.pop("JUPYTER_PATH", None)

@@ -145,6 +145,9 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
             "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",
             "--base_url=/services/forms/",
             "--preheat_kernel=True", f"--pool_size={pool_size}", forms_pools_flag(pool_size),
+            # Kernels on Unix sockets, not TCP ports: under a burst a port picked for a kernel was
+            # sometimes taken before the kernel bound it, and Voila then hung on that kernel.
+            "--KernelManager.transport=ipc",
             # Tornado settings (no _xsrf check on page close, the page policy): see the file.
             f"--Voila.config_file_paths={FORMS_VOILA_CONFIG}",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",

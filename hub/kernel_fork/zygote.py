@@ -109,8 +109,9 @@ def run_kernel(argv: list[str], server: int) -> int:
     sys.argv = [KERNEL_MODULE, *argv]
     _exit_with_server(server)
     try:
-        # No parent poller: our parent is the zygote, which may go; the server is what matters.
-        app = IPKernelApp.instance(parent_handle=0)
+        # No parent poller (ipykernel skips it for pid 1, and prints no console banner): our parent
+        # is the zygote, which may go; the server is what matters, watched above.
+        app = IPKernelApp.instance(parent_handle=1)
         app.initialize(argv)
         _meet_the_kernel()
         app.start()

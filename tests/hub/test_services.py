@@ -46,6 +46,8 @@ def test_forms_service_is_preheated_culls_and_does_not_leak_kernels(tmp_path: Pa
     assert config.Voila.tornado_settings["headers"]["Content-Security-Policy"].startswith("default-src 'self'")
     assert any(part.startswith("--MappingKernelManager.cull_idle_timeout=") for part in command)
     assert "--port=18123" in command
+    # kernels on Unix sockets: no port picked for a kernel can be taken before it binds it
+    assert "--KernelManager.transport=ipc" in command
 
 
 def test_dashboards_run_as_root_only_with_the_flag(tmp_path: Path) -> None:
