@@ -6,11 +6,13 @@ or a change made while it was being computed; and it answers only for the same p
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
 from workbench.errors import WorkbenchError
@@ -109,14 +111,13 @@ def test_a_closed_project_domain_is_not_served_from_memory(tp: TrustedParty) -> 
         kept.translate(tp, codes, "P1", actor="ana")
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
-def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_path: Path, new_warehouse) -> None:  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def approved_world(kind: str, tmp_path: Path, new_warehouse) -> Iterator[tuple[sa.Engine, TrustedParty, sa.Engine]]:  # type: ignore[no-untyped-def]
+    """A deposited demo study and project P1 (ana) approved for its PHQ-9 and demographics:
+    the operational store, the trusted party and the warehouse."""
     from datetime import timedelta
 
-    import sqlalchemy as sa
-
-    from secure_bubble.gateway.extract import extract
-    from workbench import accounts, audit
+    from workbench import accounts
     from workbench.demo import seed_demo
     from workbench.deposit import deposit_study
     from workbench.governance.models import AccessRequest, Project
@@ -146,6 +147,20 @@ def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_pat
                           approved={"DEMO-QOL": ["phq-9.*", "demographics"]}, committee_date=utcnow(),
                           expires_at=utcnow() + timedelta(days=30)))
         tp.open_domain("project:P1", actor="committee")
+        yield op, tp, wh
+    finally:
+        tp.close()
+        wh.dispose()
+        op.dispose()
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_path: Path, new_warehouse) -> None:  # type: ignore[no-untyped-def]
+    from secure_bubble.gateway.extract import extract
+    from workbench import audit
+    from workbench.storage.engine import session_scope
+
+    with approved_world(kind, tmp_path, new_warehouse) as (op, tp, wh):
         kept = ProjectPseudonyms()
 
         def people() -> set[str]:
@@ -164,53 +179,18 @@ def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_pat
                                 .order_by(audit.AuditEntry.seq)).scalars().all()
         assert [(e.after["people"], e.after["withheld"]) for e in entries] == [
             (len(before), 0), (len(before), 0), (len(before) - 1, 1)]
-    finally:
-        tp.close()
-        wh.dispose()
-        op.dispose()
 
 
 @pytest.mark.parametrize("scope", ["reuse", "data_use", "total"])
 def test_a_withdrawal_recorded_in_the_study_after_deposit_leaves_the_person_out(scope: str, tmp_path: Path,
                                                                                new_warehouse) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    import sqlalchemy as sa
-
     from secure_bubble.gateway.extract import extract
     from secure_bubble.gateway.withdrawals import WithdrawalSync
-    from workbench import accounts
     from workbench.consent.withdrawal import withdraw
-    from workbench.demo import seed_demo
-    from workbench.deposit import deposit_study
-    from workbench.governance.models import AccessRequest, Project
     from workbench.participants.models import Participant
-    from workbench.storage.base import utcnow
-    from workbench.storage.engine import make_engine, session_scope
-    from workbench.storage.migrate import upgrade
-    from workbench.studies.service import set_status
+    from workbench.storage.engine import session_scope
 
-    cfg = Settings(home=tmp_path)
-    op = make_engine(cfg.database_url)
-    upgrade(op)
-    init_store(cfg, actor="test")
-    tp = open_trusted_party(cfg)
-    wh = new_warehouse("duckdb", tmp_path)
-    try:
-        with session_scope(op) as s:
-            seed_demo(s, tp, participants=12, seed=3)
-            set_status(s, "DEMO-QOL", "closed", actor="sm")
-        with session_scope(op) as s:
-            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
-            accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
-            request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
-                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
-            s.add(request)
-            s.flush()
-            s.add(Project(code="P1", request_id=request.id, title="t", purpose="research", team=["ana"],
-                          approved={"DEMO-QOL": ["phq-9.*", "demographics"]}, committee_date=utcnow(),
-                          expires_at=utcnow() + timedelta(days=30)))
-        tp.open_domain("project:P1", actor="committee")
+    with approved_world("duckdb", tmp_path, new_warehouse) as (op, tp, wh):
         kept, passed = ProjectPseudonyms(), WithdrawalSync()
 
         def people() -> set[str]:
@@ -230,7 +210,3 @@ def test_a_withdrawal_recorded_in_the_study_after_deposit_leaves_the_person_out(
         assert len(after) == len(before) - 1 and after < before
         seq = tp.audit_seq()
         assert people() == after and tp.audit_seq() == seq  # passed on once; the kept translation serves
-    finally:
-        tp.close()
-        wh.dispose()
-        op.dispose()
