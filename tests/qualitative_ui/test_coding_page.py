@@ -30,7 +30,8 @@ def test_a_ticket_names_its_viewer_until_it_expires(world: World) -> None:
     expires, viewer, signature = ticket.split(":")
     for bad in [f"{expires}:lead.one:{signature}",  # another viewer, same signature
                 f"{int(expires) + 3600}:{viewer}:{signature}",  # a longer life
-                f"{expires}:{viewer}:{signature[:-1]}0", "", "coder.a", f"{expires}:{viewer}",
+                f"{expires}:{viewer}:{signature[:-1]}{'1' if signature.endswith('0') else '0'}",  # one digit off
+                "", "coder.a", f"{expires}:{viewer}",
                 f"{expires}:Coder A:{signature}", f"x{expires}:{viewer}:{signature}"]:
         with pytest.raises(PermissionDenied):
             verify_ticket(key, bad, now=NOW)
