@@ -17,7 +17,7 @@ import json
 import os
 import threading
 
-__all__ = ["ENV", "get_query_string", "query_url", "receive_request"]
+__all__ = ["ENV", "get_query_string", "preheated", "query_url", "receive_request"]
 
 # Names as in voila.utils.ENV_VARIABLE (checked against it by the tests).
 ENV = {
@@ -60,9 +60,14 @@ async def _receive(url: str, tries: int = CONNECT_TRIES) -> str | None:
     return None
 
 
+def preheated() -> bool:
+    """Whether this kernel was started before its visit (its request variables come later)."""
+    return os.environ.get(ENV["preheat"], "False") != "False"
+
+
 def get_query_string() -> str:
     """The page's query string (e.g. ``access=TOKEN``); blocks in a preheated kernel until a visit."""
-    if os.environ.get(ENV["preheat"], "False") != "False":
+    if preheated():
         received: list[str | None] = []
         # The kernel's own event loop is running this cell: talk to Voila from a thread of our own.
         worker = threading.Thread(target=lambda: received.append(asyncio.run(_receive(query_url()))))
@@ -78,7 +83,7 @@ async def receive_request() -> None:
     """``get_query_string`` without blocking the kernel: awaited on the kernel's own event loop
     (a task scheduled by a cell that has already returned), it puts the visitor's request
     variables in the environment once a visitor takes this preheated kernel."""
-    if os.environ.get(ENV["preheat"], "False") == "False":
+    if not preheated():
         return  # a kernel started for its request already has them
     message = await _receive(query_url())
     if message is not None:

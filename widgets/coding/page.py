@@ -11,13 +11,12 @@ the browser loads Voila's JavaScript instead of before it starts to.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import ipywidgets as w
 
 from widgets.coding.dashboard import coding_dashboard, request_viewer
 from widgets.guarded import show_error
-from widgets.voila_query import ENV, receive_request
+from widgets.voila_query import preheated, receive_request
 from workbench.settings import Settings
 
 __all__ = ["LOADING", "CodingPage", "coding_page"]
@@ -51,7 +50,7 @@ def coding_page(settings: Settings, viewer: str | None) -> w.Widget:
     if viewer:
         return coding_dashboard(settings, viewer)
     page = CodingPage(settings)
-    if os.environ.get(ENV["preheat"], "False") == "False":
+    if not preheated():
         page.fill(request_viewer(settings))  # a kernel started for this request: the ticket is here
     else:
         page.filled = asyncio.get_running_loop().create_task(page.fill_on_visit())
