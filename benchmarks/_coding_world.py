@@ -24,7 +24,13 @@ import ipywidgets as w
 import psutil
 import requests
 
-from hub.services import FORMS_VOILA_CONFIG, VOILA_PAGE_FLAGS, settings_environment, venv_bin
+from hub.services import (
+    FORMS_VOILA_CONFIG,
+    KERNEL_IPC_FLAG,
+    VOILA_PAGE_FLAGS,
+    settings_environment,
+    venv_bin,
+)
 from hub.testing import free_ports
 from hub.voila_hooks import viewer_cell_source
 from workbench.accounts import add_user, get_user
@@ -170,7 +176,7 @@ def voila(settings: Settings, directory: Path, *, preheat: bool = False, timeout
         env["HOME"] = os.environ["HOME"]
     command = [venv_bin("voila"), str(directory), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
                "--Voila.port_retries=0", f"--Voila.config_file_paths={FORMS_VOILA_CONFIG}",
-               *VOILA_PAGE_FLAGS]  # the pages' config and flags of the forms service
+               KERNEL_IPC_FLAG, *VOILA_PAGE_FLAGS]  # the pages' config and flags of the forms service
     if preheat:
         command += ["--preheat_kernel=True", "--pool_size=1"]
     log = (settings.home / "voila.log").open("ab")

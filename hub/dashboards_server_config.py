@@ -4,6 +4,10 @@ Only Voila is served: JupyterLab, the classic notebook and terminals are switche
 member reaching this service gets dashboards, not a shell running as the service's user.
 """
 
+import atexit
+import shutil
+import tempfile
+
 from hub.page_policy import page_headers
 from hub.readonly_contents import ReadOnlyContentsManager
 from hub.voila_hooks import inject_viewer
@@ -34,3 +38,8 @@ c.VoilaConfiguration.extension_allowlist = []
 c.VoilaConfiguration.extension_denylist = ["jupyterlab-plotly"]
 c.MappingKernelManager.cull_idle_timeout = 600
 c.MappingKernelManager.cull_interval = 60
+# Kernels on Unix sockets (see KERNEL_IPC_FLAG in hub/services.py), in a private folder of a short
+# path: under the instance's runtime folder a socket path could pass the 107-byte limit.
+c.KernelManager.transport = "ipc"
+c.MappingKernelManager.connection_dir = _sockets = tempfile.mkdtemp(prefix="weshare-kernels-")
+atexit.register(shutil.rmtree, _sockets, ignore_errors=True)

@@ -27,6 +27,7 @@ from workbench.trusted_party import default_master_key_path
 __all__ = [
     "FORMS_POOL_SIZE",
     "KERNEL_CULL_IDLE_SECONDS",
+    "KERNEL_IPC_FLAG",
     "REPO_ROOT",
     "VOILA_PAGE_FLAGS",
     "VOILA_SAFE_FLAGS",
@@ -58,6 +59,12 @@ VOILA_SAFE_FLAGS = ["--VoilaConfiguration.strip_sources=True", "--VoilaConfigura
 # `fig.show()` output, which no page uses, yet every page would load and parse its 4.8 MB.
 # The dashboards service (Voila as a server extension) reads it from its config file instead: given
 # on that command line, the list reaches Voila as None and every page fails with a 500.
+# Kernels on Unix sockets, not TCP ports. jupyter_client picks a free port, then the kernel binds
+# it about a second later; any process may take it meanwhile (seen under a burst of forms, and in
+# a CI run with two test workers), and Voila then waits forever on that kernel's heartbeat.
+# Standalone Voila keeps its kernels' sockets in a short ``/tmp/voila_*`` folder (a socket path
+# is at most 107 bytes); the dashboards server is given one (``hub/dashboards_server_config.py``).
+KERNEL_IPC_FLAG = "--KernelManager.transport=ipc"
 VOILA_PAGE_FLAGS = [*VOILA_SAFE_FLAGS, "--VoilaConfiguration.extension_denylist=jupyterlab-plotly"]
 
 
@@ -145,9 +152,7 @@ def forms_service(settings: Settings, *, pool_size: int = FORMS_POOL_SIZE) -> di
             "--Voila.ip=127.0.0.1", f"--port={settings.forms_port}", "--Voila.port_retries=0",
             "--base_url=/services/forms/",
             "--preheat_kernel=True", f"--pool_size={pool_size}", forms_pools_flag(pool_size),
-            # Kernels on Unix sockets, not TCP ports: under a burst a port picked for a kernel was
-            # sometimes taken before the kernel bound it, and Voila then hung on that kernel.
-            "--KernelManager.transport=ipc",
+            KERNEL_IPC_FLAG,  # a port could be taken before the kernel bound it (see there)
             # Tornado settings (no _xsrf check on page close, the page policy): see the file.
             f"--Voila.config_file_paths={FORMS_VOILA_CONFIG}",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",

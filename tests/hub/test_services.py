@@ -67,6 +67,12 @@ def test_dashboards_server_config_is_voila_only_and_read_only() -> None:
     assert config.ServerApp.jpserver_extensions["jupyterlab"] is False
     assert config.ServerApp.terminals_enabled is False
     assert "execute_request" not in config.MappingKernelManager.allowed_message_types
+    # kernels on Unix sockets whose paths stay under the 107-byte limit wherever the instance lives
+    assert config.KernelManager.transport == "ipc"
+    sockets = Path(config.MappingKernelManager.connection_dir)
+    assert sockets.is_dir() and sockets.stat().st_mode & 0o077 == 0
+    assert len(f"{sockets}/kernel-{'0' * 36}-ipc-65535") <= 107
+    sockets.rmdir()
 
 
 def test_settings_environment_rebuilds_the_same_settings(tmp_path: Path) -> None:
