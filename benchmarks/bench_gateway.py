@@ -12,7 +12,8 @@ through the gateway, warehouse pseudonyms directly.
   the statements joined to the released people inside DuckDB, the audit entry committed, the Arrow
   stream sent, read back and turned into pandas by the client;
 - direct, Arrow (the strict baseline, the fastest direct path): each statement through DuckDB's
-  native Arrow result, a constant study column added, the parts concatenated, ``to_pandas()``;
+  native Arrow result, a constant study column added (built the way the client builds its own,
+  by repeating the bytes), the parts concatenated, ``to_pandas()``;
 - direct, ``.df()`` (as the cohort library runs it): each statement through DuckDB's ``.df()``, the
   study column added, ``pd.concat``; its dates come back as ``datetime64`` rather than objects.
 
@@ -33,14 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from _harness import report
 from _world import closed_demo
 from tornado.web import Application, RequestHandler
 
-from secure_bubble.client import Warehouse
+from secure_bubble.client import Warehouse, constant_strings
 from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
 from secure_bubble.gateway.extract import extract_statements, fetch_arrow
 from workbench import accounts
@@ -116,10 +116,9 @@ def main() -> None:
         def direct_arrow() -> pd.DataFrame:
             with wh.connect() as conn:
                 parts = [fetch_arrow(conn, stmt) for _k, stmt in statements]
-            study = pa.array(["DEMO-QOL"])
             tables = [pa.table({
                 "participant": p["code"],
-                "study": pa.DictionaryArray.from_arrays(np.zeros(p.num_rows, np.int16), study).cast(pa.string()),
+                "study": constant_strings("DEMO-QOL", p.num_rows),
                 "event": p["event"].cast(pa.string()), "date": p["date"], "variable": p["variable"],
                 "value": p["value"].cast(pa.float64()), "text": p["text"].cast(pa.string())}) for p in parts]
             return pa.concat_tables(tables).to_pandas()

@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import ssl
+from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import requests
+import pyarrow.compute as pc
 
 from workbench.errors import (
     NotFoundError,
@@ -21,7 +26,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "constant_strings", "plain_strings"]
 
 _ERRORS = {401: PermissionDenied, 403: PermissionDenied, 404: NotFoundError, 400: ValidationError}
 
@@ -37,20 +42,90 @@ class Warehouse:
             raise ValidationError("no gateway URL (WESHARE_GATEWAY_URL is not set in this server)",
                                   where="Warehouse")
 
+    def _connection(self) -> tuple[http.client.HTTPConnection, str]:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(f"not a gateway URL: {self.url!r}", where="Warehouse")
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
+                                               context=ssl.create_default_context()), parts.path
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout), parts.path
+
     def extract(self, variables: list[str]) -> pd.DataFrame:
         """Approved variables of the project as a long table: participant, study, event, date,
         variable, value, text (sex and arm are text; answers, scores and birth year are values)."""
-        # Streamed: Arrow reads the record batches straight off the response, no copy of the body.
-        with requests.post(f"{self.url}/api/extract", json={"project": self.project, "variables": variables},
-                           headers={"Authorization": f"token {self.token}"}, timeout=self.timeout,
-                           stream=True) as reply:
-            if reply.status_code != 200:
-                message = reply.json().get("error", reply.text) if reply.headers.get(
-                    "Content-Type", "").startswith("application/json") else reply.text
-                raise _ERRORS.get(reply.status_code, WorkbenchError)(message)
-            reply.raw.decode_content = True
-            table = pa.ipc.open_stream(reply.raw).read_all()
-        # Participant and study travel dictionary-encoded; researchers get plain string columns.
-        plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-                           for f in table.schema])
-        return table.cast(plain).to_pandas()
+        conn, path = self._connection()
+        try:
+            conn.request("POST", f"{path}/api/extract",
+                         body=json.dumps({"project": self.project, "variables": variables}).encode(),
+                         headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
+            reply = conn.getresponse()
+            if reply.status != 200:
+                text = reply.read().decode(errors="replace")
+                message = (json.loads(text).get("error", text)
+                           if (reply.getheader("Content-Type") or "").startswith("application/json") else text)
+                raise _ERRORS.get(reply.status, WorkbenchError)(message)
+            table = _read_stream(reply)
+        except (OSError, http.client.HTTPException) as exc:
+            raise WorkbenchError(f"the gateway at {self.url} could not be read: {exc}") from None
+        finally:
+            conn.close()
+        return plain_strings(table).to_pandas()
+
+
+def _read_stream(reply: http.client.HTTPResponse) -> pa.Table:
+    """The Arrow stream of the reply. With a known length (the gateway sends one) the body goes
+    straight from the socket into one Arrow buffer that the tables then point into: half the time
+    of reading it piece by piece into fresh memory. Otherwise (a proxy that re-chunks) Arrow reads
+    the reply as a file."""
+    length = reply.getheader("Content-Length")
+    if length is None or reply.getheader("Content-Encoding") or reply.getheader("Transfer-Encoding"):
+        return pa.ipc.open_stream(reply).read_all()
+    buffer = pa.allocate_buffer(int(length))
+    view = memoryview(np.frombuffer(buffer, dtype=np.uint8))  # a writable view of the Arrow buffer
+    got = 0
+    while got < len(view):
+        n = reply.readinto(view[got:])
+        if not n:
+            raise http.client.IncompleteRead(b"", len(view) - got)
+        got += n
+    return pa.ipc.open_stream(pa.BufferReader(buffer)).read_all()
+
+
+def plain_strings(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns (participant, study) as the plain strings researchers get."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_dictionary(field.type) and pa.types.is_string(field.type.value_type):
+            column = pa.chunked_array([_decode(chunk) for chunk in column.chunks], pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def constant_strings(value: str, n: int) -> pa.Array:
+    """``n`` times ``value`` as an Arrow string array, built by repeating the bytes (a study's part
+    of an extract: ten times faster than decoding it)."""
+    data = value.encode()
+    if n * len(data) >= 2**31:
+        return pa.array([value] * n, pa.large_string()).cast(pa.string())
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
+def _decode(chunk: pa.DictionaryArray) -> pa.Array:
+    """A dictionary chunk as plain strings. One value (a study's part) is repeated; values all of
+    one length (project pseudonyms) are gathered as fixed-size binary, about twice as fast as
+    Arrow's general decoding, which does the rest."""
+    n, dictionary = len(chunk), chunk.dictionary
+    if not n or chunk.null_count or dictionary.null_count or dictionary.offset:
+        return chunk.cast(pa.string())
+    low, high = (v.as_py() for v in pc.min_max(chunk.indices).values())
+    if low == high:
+        return constant_strings(dictionary[low].as_py(), n)
+    offsets = np.frombuffer(dictionary.buffers()[1], dtype=np.int32, count=len(dictionary) + 1)
+    width = int(offsets[1] - offsets[0]) if len(dictionary) else 0
+    if not width or n * width >= 2**31 or offsets[0] or not (np.diff(offsets) == width).all():
+        return chunk.cast(pa.string())
+    values = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(dictionary), [None, dictionary.buffers()[2]])
+    data = values.take(chunk.indices).buffers()[1]
+    return pa.StringArray.from_buffers(n, pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(width)), data)

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import secrets
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
+from secure_bubble.gateway.rows import fetch_arrow, released_rows, study_people
+from secure_bubble.gateway.rows import members as study_members
 from secure_bubble.gateway.withdrawals import WithdrawalSync
 from workbench import audit
 from workbench.accounts import get_user
@@ -28,7 +28,6 @@ from workbench.errors import PermissionDenied, ValidationError
 from workbench.governance.models import Project
 from workbench.trusted_party import TrustedParty
 from workbench.warehouse.criteria import SEXES
-from workbench.warehouse.engine import fetch_frame, native_duckdb
 from workbench.warehouse.schema import metadata
 
 __all__ = ["approved_project", "extract", "extract_statements", "fetch_arrow"]
@@ -41,8 +40,6 @@ SCHEMA = pa.schema([("participant", pa.dictionary(pa.int32(), pa.string())),
                     ("study", pa.dictionary(pa.int16(), pa.string())), ("event", pa.string()),
                     ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64()),
                     ("text", pa.string())])
-_BY_ID = pa.schema([("person_id", pa.int64()), ("event", pa.string()), ("date", pa.date32()),
-                    ("variable", pa.string()), ("value", pa.float64()), ("text", pa.string())])
 # Variables about the person rather than a questionnaire, each asked for (and approved) by name:
 # ``demographics`` gives sex and birth year, ``arm`` the randomised arm deposited by the study.
 PERSON_VARIABLES = ("condition", "demographics", "arm")
@@ -95,13 +92,6 @@ def _allowed(project: Project, variables: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _members(study: str) -> tuple[sa.Select, ...]:  # type: ignore[type-arg]
-    """The study's people: whoever it deposited a sitting, a diagnosis or an arm for."""
-    return (sa.select(SURVEY.c.person_id).where(SURVEY.c.survey_source_identifier == study),
-            sa.select(CONDITION.c.person_id).where(CONDITION.c.condition_source_value.like(f"{study}:%")),
-            sa.select(OBS.c.person_id).where(OBS.c.observation_source_value == f"{study}:arm"[:50]))
-
-
 def extract_statements(study: str, patterns: list[str], *,  # type: ignore[type-arg]
                        by_person_id: bool = False) -> list[tuple[str, sa.Select]]:
     """The warehouse queries behind one study's part of an extract (also used by the benchmark).
@@ -142,7 +132,7 @@ def extract_statements(study: str, patterns: list[str], *,  # type: ignore[type-
             .select_from(OBS), OBS.c.person_id)
             .where(OBS.c.observation_source_value == f"{study}:arm"[:50])))
     if "demographics" in patterns:
-        members = sa.union(*_members(study)).subquery("members")
+        members = sa.union(*study_members(study)).subquery("members")
         base = PERSON.join(members, members.c.person_id == PERSON.c.person_id)
         # The cohort API's labels for the same concepts (female/male, else other).
         sex = sa.case({v: k for k, v in SEXES.items()}, value=PERSON.c.gender_concept_id, else_="other")
@@ -153,65 +143,6 @@ def extract_statements(study: str, patterns: list[str], *,  # type: ignore[type-
                 sa.cast(sa.null(), sa.Date).label("date"), sa.literal(variable).label("variable"),
                 value.label("value"), (text if text is not None else sa.cast(sa.null(), sa.String)).label("text"))
                 .select_from(base)))
-    return out
-
-
-def fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: ignore[type-arg]
-    """Rows as Arrow: DuckDB hands them over natively; other engines go through pandas."""
-    if conn.dialect.name == "duckdb":
-        sql, params = _duckdb_sql(conn, stmt)
-        return native_duckdb(conn).sql(sql, params=params).to_arrow_table()
-    frame, _sql = fetch_frame(conn, stmt)
-    frame["date"] = pd.to_datetime(frame["date"])
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _duckdb_sql(conn: sa.Connection, stmt: sa.Select) -> tuple[str, list[object]]:  # type: ignore[type-arg]
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    return str(compiled), [compiled.params[name] for name in compiled.positiontup or []]
-
-
-def _people(conn: sa.Connection, studies: list[str]) -> list[tuple[int, str]]:
-    """(person_id, warehouse pseudonym) of the studies' people: whom the extract may speak of."""
-    members = sa.union_all(*[part for study in studies for part in _members(study)])
-    stmt = (sa.select(PERSON.c.person_id, PERSON.c.person_source_value)
-            .where(PERSON.c.person_id.in_(members), PERSON.c.person_source_value.is_not(None)))
-    if conn.dialect.name == "duckdb":
-        sql, params = _duckdb_sql(conn, stmt)
-        return native_duckdb(conn).sql(sql, params=params).fetchall()  # type: ignore[no-any-return]
-    return [(int(pid), str(code)) for pid, code in conn.execute(stmt).all()]
-
-
-def _rows_duckdb(conn: sa.Connection, statements: list[tuple[str, sa.Select]],  # type: ignore[type-arg]
-                 released: pa.Table) -> list[tuple[str, pa.Table]]:
-    """Each statement joined, inside DuckDB, to the released people: a person's rows come back
-    with the position of their project pseudonym, and withheld people's rows never leave the engine."""
-    raw = native_duckdb(conn)
-    name = f"gateway_people_{secrets.token_hex(8)}"
-    raw.register(name, released)
-    try:
-        out = []
-        for study, stmt in statements:
-            sql, params = _duckdb_sql(conn, stmt)
-            out.append((study, raw.sql(
-                f"SELECT p.slot AS participant, CAST(q.event AS VARCHAR) AS event, q.date, q.variable, "
-                f"CAST(q.value AS DOUBLE) AS value, q.text FROM ({sql}) q JOIN {name} p ON p.person_id = q.person_id",
-                params=params).to_arrow_table()))
-        return out
-    finally:
-        raw.unregister(name)
-
-
-def _rows_portable(conn: sa.Connection, statements: list[tuple[str, sa.Select]],  # type: ignore[type-arg]
-                   released: pa.Table) -> list[tuple[str, pa.Table]]:
-    """The same on any other engine: rows fetched, then withheld people's rows dropped here."""
-    out = []
-    for study, stmt in statements:
-        part = fetch_arrow(conn, stmt).select(_BY_ID.names).cast(_BY_ID)
-        where = pc.index_in(part["person_id"], value_set=released["person_id"])
-        slot = released["slot"].take(where)
-        part = part.drop_columns(["person_id"]).add_column(0, "participant", slot).filter(pc.is_valid(where))
-        out.append((study, part))
     return out
 
 
@@ -233,38 +164,35 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     wanted = _allowed(project, variables)
     names = sorted(wanted)
     (withdrawals or WithdrawalSync()).sync(session, tp, names)
-    statements = [(study, stmt) for study in names
-                  for _kind, stmt in extract_statements(study, wanted[study], by_person_id=True)]
+    request = tuple((study, tuple(wanted[study])) for study in names)
     with warehouse.connect() as conn:
-        people = _people(conn, names)
-        codes = sorted({code for _pid, code in people})
+        people = study_people(conn, names)
+        codes = sorted(set(people["code"].to_pylist()))
         translation = (pseudonyms.translate(tp, codes, project.code, actor=username) if pseudonyms is not None
                        else tp.translate(codes, "warehouse", f"project:{project.code}", actor=username,
                                          reason=f"extract for {project.code}"))
         # Withheld people (opposed to reuse, or unknown) have no pseudonym and are not joined.
-        given = {c: p for c, p in zip(codes, translation.pseudonyms, strict=True) if p is not None}
-        slot_of = {code: i for i, code in enumerate(given)}
-        joined = [(pid, slot_of[code]) for pid, code in people if code in slot_of]
-        released = pa.table({"person_id": pa.array([pid for pid, _s in joined], pa.int64()),
-                             "slot": pa.array([slot for _p, slot in joined], pa.int32())})
-        rows = (_rows_duckdb if conn.dialect.name == "duckdb" else _rows_portable)(conn, statements, released)
-    dictionary = pa.array(list(given.values()), pa.string())
-    study_names = pa.array(names, pa.string())
-    batches, seen = [], np.zeros(len(dictionary), dtype=bool)
-    for study, part in rows:
-        slots = part["participant"].chunks
-        for chunk in slots:
-            seen[chunk.to_numpy(zero_copy_only=False)] = True
-        batches.append(pa.table({
-            "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, dictionary) for c in slots],
-                                            SCHEMA.field("participant").type),
-            "study": pa.DictionaryArray.from_arrays(
-                pa.array(np.full(part.num_rows, names.index(study), dtype=np.int16)), study_names),
-            **{column: part[column] for column in ("event", "date", "variable", "value", "text")}},
-            schema=SCHEMA))
-    out = pa.concat_tables(batches) if batches else SCHEMA.empty_table()
+        given = [(code, p) for code, p in zip(codes, translation.pseudonyms, strict=True) if p is not None]
+        slot = pc.index_in(people["code"], value_set=pa.array([code for code, _p in given], pa.string()))
+        released = pa.table({"person_id": people["person_id"], "slot": slot.cast(pa.int32())}).filter(
+            pc.is_valid(slot))
+        rows = released_rows(conn, request, _by_person_id, released)
+    dictionary = pa.array([p for _code, p in given], pa.string())
+    seen = np.zeros(len(dictionary), dtype=bool)
+    for chunk in rows["participant"].chunks:
+        seen[chunk.to_numpy(zero_copy_only=False)] = True
+    out = pa.table({
+        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, dictionary)
+                                         for c in rows["participant"].chunks], SCHEMA.field("participant").type),
+        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, pa.array(names, pa.string()))
+                                   for c in rows["study"].chunks], SCHEMA.field("study").type),
+        **{column: rows[column] for column in ("event", "date", "variable", "value", "text")}}, schema=SCHEMA)
     # people: distinct participants released; withheld: the studies' people left out for opposition.
     audit.record(session, actor=username, action="gateway.extract", object_type="project",
                  object_id=project.code, after={"variables": variables, "rows": out.num_rows,
                                                 "people": int(seen.sum()), "withheld": translation.withheld_opposed})
     return out
+
+
+def _by_person_id(study: str, patterns: list[str]) -> list[tuple[str, sa.Select]]:  # type: ignore[type-arg]
+    return extract_statements(study, patterns, by_person_id=True)
