@@ -20,10 +20,17 @@ the dashboards:
   plotly page extension denied as on every page (and the syntax-highlighting one: no code here).
 - The widget extensions' content-hashed files are cached by the browser for good
   (``static_immutable_cache``): a coder's repeat visits do not ask for them again.
+- **A light page.** Voila's lab frontend (~3 MB of JavaScript, run before the kernel connects)
+  took most of an open. The service renders with its own template (``weshare-coding``, under
+  ``coding_voila/share``): the cell's outputs as JSON and a small ES module (no build step) that
+  opens the kernel's websocket, asks for the widgets' states and draws the few ipywidgets of the
+  dashboard and the anywidget CodingWidget itself. Everything server-side is unchanged (OAuth,
+  ticket, preheated kernel, page policy); ``?template=lab`` still gives Voila's full page.
 """
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from contextlib import closing
 from pathlib import Path
@@ -48,9 +55,9 @@ from hub.services import (
 from workbench.settings import Settings
 from workbench.viewer_ticket import mint_ticket, ticket_key
 
-__all__ = ["CODING_BASE_URL", "CODING_EXTENSION_DENYLIST", "CODING_NOTEBOOK", "CODING_POOL_SIZE",
-           "CODING_VOILA_CONFIG", "VIEWER_HEADER",
-           "CodingIdentityProvider", "coding_service"]
+__all__ = ["CODING_BASE_URL", "CODING_EXTENSION_DENYLIST", "CODING_JUPYTER_PATH", "CODING_NOTEBOOK",
+           "CODING_POOL_SIZE", "CODING_TEMPLATE", "CODING_VOILA_CONFIG", "VIEWER_HEADER",
+           "CodingIdentityProvider", "client_version", "coding_service"]
 
 CODING_NOTEBOOK = REPO_ROOT / "notebooks" / "dashboards" / "coding.ipynb"
 CODING_VOILA_CONFIG = REPO_ROOT / "hub" / "coding_voila"
@@ -58,6 +65,9 @@ CODING_POOL_SIZE = 1  # one kernel (~150 MB) waits; a second visit within its re
 VIEWER_HEADER = "X-WeShare-Viewer-Ticket"
 CODING_BASE_URL = "/services/coding/"
 CODING_EXTENSION_DENYLIST = ("jupyterlab-plotly", "jupyterlab_pygments")
+# Voila finds templates under <jupyter path>/voila/templates/<name>: this folder is put first.
+CODING_JUPYTER_PATH = CODING_VOILA_CONFIG / "share"
+CODING_TEMPLATE = "weshare-coding"
 
 
 class CodingIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
@@ -93,6 +103,16 @@ class CodingIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
         ]
 
 
+def client_version(folder: Path | None = None) -> str:
+    """A hash of the light page's static files: their URLs carry it (``?v=``), so browsers keep
+    them for good (Tornado's static handler) and fetch them again only once they have changed."""
+    folder = folder or CODING_JUPYTER_PATH / "voila" / "templates" / CODING_TEMPLATE / "static"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
@@ -104,18 +124,20 @@ def coding_service(settings: Settings, *, port: int | None = None, pool_size: in
     """The managed service; on a loopback port the OS picks at hub start unless ``port`` is given
     (only the hub's proxy talks to it)."""
     port = port or _free_port()
+    environment = _common_env(settings, "coding")
+    environment["JUPYTER_PATH"] = str(CODING_JUPYTER_PATH)  # the light page's template
     return {
         "name": "coding",
         "display": False,
         "url": f"http://127.0.0.1:{port}",
         "cwd": str(CODING_NOTEBOOK.parent),
         "oauth_no_confirm": True,
-        "environment": _common_env(settings, "coding"),
+        "environment": environment,
         "command": [
             venv_bin("voila"), str(CODING_NOTEBOOK), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0",
             f"--base_url={CODING_BASE_URL}",
-            "--preheat_kernel=True", f"--pool_size={pool_size}",
+            "--preheat_kernel=True", f"--pool_size={pool_size}", f"--template={CODING_TEMPLATE}",
             # Identity provider, viewer header, Tornado settings (page policy): see the file.
             f"--Voila.config_file_paths={CODING_VOILA_CONFIG}",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",

@@ -9,6 +9,7 @@ from hub.coding_service import (
     CODING_EXTENSION_DENYLIST,
     VIEWER_HEADER,
     CodingIdentityProvider,
+    client_version,
 )
 from hub.page_policy import page_headers
 from workbench.settings import load_settings
@@ -28,3 +29,5 @@ c.VoilaConfiguration.extension_denylist = list(CODING_EXTENSION_DENYLIST)
 c.Voila.identity_provider_class = CodingIdentityProvider
 c.CodingIdentityProvider.secret_key_file = str(load_settings().secret_key_file)
 c.VoilaConfiguration.http_header_envs = [VIEWER_HEADER]
+# The light page (template weshare-coding) names its static files with this version.
+c.VoilaConfiguration.resources = {"weshare_coding": {"version": client_version()}}

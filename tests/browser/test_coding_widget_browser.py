@@ -1,25 +1,29 @@
 """The coding widget in Chromium through Voila: a mouse selection across emoji is stored in code points.
 
 The browser measures selections in UTF-16 code units, where 😟 counts two; the widget's
-JavaScript converts them, so the store must hold exactly Python's ``text[start:end]``.
+JavaScript converts them, so the store must hold exactly Python's ``text[start:end]``. Through the
+hub, the coding service's light page (``hub/coding_voila/share``: its own small client instead of
+Voila's frontend) codes by keyboard, opens another transcript and says when the kernel is gone.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from _coding_hub import sign_in
-from _coding_world import CODER, coder_totp_secret, notebooks, seed, stored_codings, voila
+from _coding_world import CODER, STUDY, coder_totp_secret, notebooks, seed, stored_codings, voila
 
 from hub.testing import PASSWORD, Fixture
 from tests.browser.conftest import assert_refused_by_page_policy, watch_outside_requests
-from workbench.qualitative import build_transcript
+from workbench.qualitative import build_transcript, store
 from workbench.settings import Settings
+from workbench.storage import connect, session_scope
 
 pytestmark = pytest.mark.browser
 
@@ -101,10 +105,40 @@ def test_figure_widgets_draw_without_the_plotly_page_extension(browser, tmp_path
     assert_refused_by_page_policy(outside)
 
 
-def test_a_coder_opens_the_preheated_coding_service_through_the_hub(browser, hub: Fixture) -> None:  # type: ignore[no-untyped-def]
+SECOND = [("Enquêtrice", "Et la fatigue ?", 0, 2000),
+          ("P-BENCH0002", "La fatigue 😴 m'a suivie des mois après la chimiothérapie.", 2000, 6000)]
+
+
+@pytest.fixture(scope="module")
+def coding_world(hub: Fixture) -> dict[str, int]:
+    """The coder, the interview with two of their codings, and a second, uncoded interview."""
+    first = seed(hub.settings, codings=2, turns=TURNS, password=PASSWORD)
+    engine = connect(hub.settings.database_url)
+    with session_scope(engine) as s:
+        second = store.add_document(s, STUDY, build_transcript("entretien-suite", SECOND), actor="test",
+                                    participant="P-BENCH0002").id
+    engine.dispose()
+    return {"first": first, "second": second}
+
+
+_LOGINS: dict[str, Any] = {}  # one sign-in for the module: a TOTP code is accepted once
+
+
+def signed_in(browser: Any, hub: Fixture) -> Any:
+    """A new browser context with the coder's cookies (hub and services)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  storage_state=_LOGINS.get(hub.base_url))
+    if hub.base_url not in _LOGINS:
+        sign_in(context.new_page(), hub.base_url, CODER, coder_totp_secret(hub.settings))
+        _LOGINS[hub.base_url] = context.storage_state()
+    return context
+
+
+def test_a_coder_opens_the_preheated_coding_service_through_the_hub(  # type: ignore[no-untyped-def]
+        browser, hub: Fixture, coding_world: dict[str, int]) -> None:
     """The coding service is behind hub login, and its kernel codes as the signed-in coder (a
-    ticket the service minted after the hub's OAuth), under the page policy."""
-    seed(hub.settings, codings=2, turns=TURNS, password=PASSWORD)
+    ticket the service minted after the hub's OAuth), under the page policy; the page is the
+    light one (none of Voila's frontend is loaded)."""
     anonymous = browser.new_context()
     try:
         page = anonymous.new_page()
@@ -112,16 +146,105 @@ def test_a_coder_opens_the_preheated_coding_service_through_the_hub(browser, hub
         page.wait_for_url("**/hub/login**", timeout=180_000)
     finally:
         anonymous.close()
-    context = browser.new_context()
+    context = signed_in(browser, hub)
     try:
-        sign_in(context.new_page(), hub.base_url, CODER, coder_totp_secret(hub.settings))
         page = context.new_page()
         outside = watch_outside_requests(page, hub.base_url)
+        loaded: list[str] = []
+        page.on("request", lambda r: loaded.append(r.url))
         response = page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
         assert response is not None and "default-src 'self'" in response.headers["content-security-policy"]
         page.wait_for_selector("[data-wsc-ready]", timeout=180_000)
         assert page.get_by_text(CODER, exact=True).is_visible()  # the dashboard names its viewer
         assert page.locator(".wsc-chip").count() == 2  # the coder's own codings (blind)
+        page.wait_for_selector("body[data-wsl-state=ready]")
     finally:
         context.close()
     assert_refused_by_page_policy(outside)
+    assert [u for u in loaded if "weshare-coding/static/coding-page.js?v=" in u]
+    assert not [u for u in loaded if "/voila/static/" in u or "labextensions" in u]  # no lab frontend
+
+
+# Select `needle` in the text node holding it (UTF-16 inside one node).
+SELECT = """(needle) => {
+  const p = [...document.querySelectorAll('.wsc-p')].find(x => x.textContent.includes(needle));
+  const i = p.textContent.indexOf(needle);
+  const r = document.createRange();
+  r.setStart(p.firstChild, i); r.setEnd(p.firstChild, i + needle.length);
+  const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(r);
+}"""
+
+
+def test_the_light_page_codes_by_keyboard_at_the_selected_code_points(  # type: ignore[no-untyped-def]
+        browser, hub: Fixture, coding_world: dict[str, int]) -> None:
+    """Keys 1 then Enter, as a coder works: the coding is stored at exactly the selected code
+    points (the interviewer's turn holds emoji before the selection), then undone with U."""
+    wanted = "on parle du retour au travail 💼"
+    text = build_transcript("x", TURNS).text
+    start = text.index(wanted)
+    assert len(text[:start].encode("utf-16-le")) // 2 > start  # 👋🏽: UTF-16 offsets differ
+    before = stored_codings(hub.settings, coding_world["first"])
+    context = signed_in(browser, hub)
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        page.wait_for_selector("[data-wsc-ready]", timeout=180_000)
+        chips = page.locator(".wsc-chip").count()
+        page.evaluate(SELECT, wanted)
+        page.locator(".wsc").focus()
+        page.keyboard.press("1")
+        page.wait_for_function("() => document.querySelector('.wsc-code input').checked")
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => document.querySelectorAll('.wsc-chip').length === {chips + 1}",
+                               timeout=60_000)
+        added = stored_codings(hub.settings, coding_world["first"])[len(before):]
+        assert [(r["start"], r["end"], r["quote"]) for r in added] == [(start, start + len(wanted), wanted)]
+        page.locator(".wsc").focus()
+        page.keyboard.press("u")
+        page.wait_for_function(f"() => document.querySelectorAll('.wsc-chip').length === {chips}",
+                               timeout=60_000)
+    finally:
+        context.close()
+    assert stored_codings(hub.settings, coding_world["first"]) == before
+
+
+def test_the_light_page_opens_another_transcript(  # type: ignore[no-untyped-def]
+        browser, hub: Fixture, coding_world: dict[str, int]) -> None:
+    """Picking the second interview and Open builds a new coding widget (a comm the kernel opens
+    after the page is drawn); the first one's text is gone."""
+    context = signed_in(browser, hub)
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        page.wait_for_selector("[data-wsc-ready]", timeout=180_000)
+        picker = page.locator("select:has(option:text-matches('entretien-suite'))")
+        picker.select_option(label=picker.locator("option", has_text="entretien-suite").text_content())
+        page.get_by_role("button", name="Ouvrir / Open").click()
+        page.locator(".wsc-p", has_text="m'a suivie des mois").wait_for(timeout=60_000)
+        assert page.locator(".wsc-p", has_text="retour au travail").count() == 0
+        assert page.locator("[data-wsc-ready]").count() == 1  # the first widget's view was removed
+    finally:
+        context.close()
+
+
+def test_the_light_page_says_when_the_kernel_is_gone(  # type: ignore[no-untyped-def]
+        browser, hub: Fixture, coding_world: dict[str, int]) -> None:
+    """The kernel shut down under the page: a bilingual alert with a reload link, not a page that
+    silently stops answering."""
+    context = signed_in(browser, hub)
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        page.wait_for_selector("body[data-wsl-state=ready]", timeout=180_000)
+        status = page.evaluate("""async () => {
+          const c = JSON.parse(document.getElementById('wsl-config').textContent);
+          return (await fetch(`${c.baseUrl}voila/api/shutdown/${c.kernelId}`, {method: 'POST'})).status;
+        }""")
+        assert status == 204
+        page.wait_for_selector("body[data-wsl-state=lost]", timeout=60_000)
+        alert = page.get_by_role("alert")
+        assert "connexion au serveur est perdue" in alert.inner_text()
+        assert "connection to the server was lost" in alert.inner_text()
+        assert alert.get_by_role("link", name="Recharger / Reload").is_visible()
+    finally:
+        context.close()
