@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -34,12 +33,6 @@ __all__ = ["approved_project", "extract", "extract_statements", "fetch_arrow"]
 
 T = metadata.tables
 PERSON, OBS, SURVEY, CONDITION = T["person"], T["observation"], T["survey_conduct"], T["condition_occurrence"]
-# Participant and study point into their few distinct values; the labels travel as they are
-# (encoding them costs more than the bytes it saves on a local network).
-SCHEMA = pa.schema([("participant", pa.dictionary(pa.int32(), pa.string())),
-                    ("study", pa.dictionary(pa.int16(), pa.string())), ("event", pa.string()),
-                    ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64()),
-                    ("text", pa.string())])
 # Variables about the person rather than a questionnaire, each asked for (and approved) by name:
 # ``demographics`` gives sex and birth year, ``arm`` the randomised arm deposited by the study.
 PERSON_VARIABLES = ("condition", "demographics", "arm")
@@ -167,30 +160,24 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     request = tuple((study, tuple(wanted[study])) for study in names)
     with warehouse.connect() as conn:
         people = study_people(conn, names)
-        codes = sorted(set(people["code"].to_pylist()))
-        translation = (pseudonyms.translate(tp, codes, project.code, actor=username) if pseudonyms is not None
-                       else tp.translate(codes, "warehouse", f"project:{project.code}", actor=username,
-                                         reason=f"extract for {project.code}"))
-        # Withheld people (opposed to reuse, or unknown) have no pseudonym and are not joined.
-        given = [(code, p) for code, p in zip(codes, translation.pseudonyms, strict=True) if p is not None]
-        slot = pc.index_in(people["code"], value_set=pa.array([code for code, _p in given], pa.string()))
-        released = pa.table({"person_id": people["person_id"], "slot": slot.cast(pa.int32())}).filter(
-            pc.is_valid(slot))
-        rows = released_rows(conn, request, _by_person_id, released)
-    dictionary = pa.array([p for _code, p in given], pa.string())
-    seen = np.zeros(len(dictionary), dtype=bool)
-    for chunk in rows["participant"].chunks:
-        seen[chunk.to_numpy(zero_copy_only=False)] = True
+        release = (pseudonyms or ProjectPseudonyms()).release(tp, people, project.code, actor=username)
+        rows = released_rows(conn, request, _by_person_id, release.people)
+    # The positions point into the project pseudonyms and the requested studies (Arrow dictionaries).
+    seen = sum(np.bincount(chunk.to_numpy(), minlength=len(release.pseudonyms)).astype(bool)
+               for chunk in rows["participant"].chunks)
+    studies = pa.array(names, pa.string())
     out = pa.table({
-        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, dictionary)
-                                         for c in rows["participant"].chunks], SCHEMA.field("participant").type),
-        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, pa.array(names, pa.string()))
-                                   for c in rows["study"].chunks], SCHEMA.field("study").type),
-        **{column: rows[column] for column in ("event", "date", "variable", "value", "text")}}, schema=SCHEMA)
+        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, release.pseudonyms)
+                                         for c in rows["participant"].chunks],
+                                        pa.dictionary(rows.schema.field("participant").type, pa.string())),
+        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, studies) for c in rows["study"].chunks],
+                                  pa.dictionary(rows.schema.field("study").type, pa.string())),
+        **{column: rows[column] for column in ("event", "date", "variable", "value", "text")}})
     # people: distinct participants released; withheld: the studies' people left out for opposition.
     audit.record(session, actor=username, action="gateway.extract", object_type="project",
                  object_id=project.code, after={"variables": variables, "rows": out.num_rows,
-                                                "people": int(seen.sum()), "withheld": translation.withheld_opposed})
+                                                "people": int(np.count_nonzero(seen)),
+                                                "withheld": release.withheld_opposed})
     return out
 
 

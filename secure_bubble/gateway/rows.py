@@ -28,8 +28,9 @@ __all__ = ["ROWS", "Request", "duckdb_sql", "fetch_arrow", "members", "released_
 
 PERSON, OBS, SURVEY, CONDITION = (metadata.tables[name] for name in
                                   ("person", "observation", "survey_conduct", "condition_occurrence"))
-# What ``released_rows`` gives: the project pseudonym's position, the study's position in the
-# request, then the extract's own columns.
+# What ``released_rows`` gives: the project pseudonym's position (the release's ``slot`` type:
+# int16 up to 32,767 people), the study's position in the request (int8 up to 127 studies), then
+# the extract's own columns.
 ROWS = pa.schema([("participant", pa.int32()), ("study", pa.int16()), ("event", pa.string()),
                   ("date", pa.date32()), ("variable", pa.string()), ("value", pa.float64()),
                   ("text", pa.string())])
@@ -50,7 +51,8 @@ def members(study: str) -> tuple[sa.Select, ...]:  # type: ignore[type-arg]
 def _people_statement(studies: Sequence[str]) -> sa.Select:  # type: ignore[type-arg]
     union = sa.union_all(*[part for study in studies for part in members(study)])
     return (sa.select(PERSON.c.person_id, PERSON.c.person_source_value.label("code"))
-            .where(PERSON.c.person_id.in_(union), PERSON.c.person_source_value.is_not(None)))
+            .where(PERSON.c.person_id.in_(union), PERSON.c.person_source_value.is_not(None))
+            .order_by(PERSON.c.person_id))
 
 
 def _compile(dialect: Dialect, stmt: sa.Select) -> tuple[str, tuple[object, ...]]:  # type: ignore[type-arg]
@@ -85,7 +87,7 @@ def fetch_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:  # type: igno
 
 
 def study_people(conn: sa.Connection, studies: Sequence[str]) -> pa.Table:
-    """``person_id`` (int64) and ``code`` (warehouse pseudonym) of the studies' people."""
+    """``person_id`` (int64) and ``code`` (warehouse pseudonym) of the studies' people, by ``person_id``."""
     if conn.dialect.name == "duckdb":
         sql, params = _people_sql(conn.dialect, tuple(studies))
         table = native_duckdb(conn).sql(sql, params=list(params)).to_arrow_table()
@@ -108,20 +110,24 @@ def released_rows(conn: sa.Connection, request: Request, statements: Statements,
 
     ``statements(study, variables)`` gives a study's statements with ``person_id`` as first column.
     """
+    small = len(request) < 2**7
+    schema = ROWS.set(0, ROWS.field("participant").with_type(released.schema.field("slot").type)).set(
+        1, ROWS.field("study").with_type(pa.int8() if small else pa.int16()))
     if conn.dialect.name != "duckdb":
-        return _portable(conn, request, statements, released)
+        return _portable(conn, request, statements, released).cast(schema)
     inner, params = _rows_sql(conn.dialect, request, statements)
     raw = native_duckdb(conn)
     name = f"gateway_people_{secrets.token_hex(8)}"
     raw.register(name, released)
     try:
         table = raw.sql(
-            f"SELECT p.slot AS participant, CAST(q.study AS SMALLINT) AS study, CAST(q.event AS VARCHAR) AS event, "
+            f"SELECT p.slot AS participant, CAST(q.study AS {'TINYINT' if small else 'SMALLINT'}) AS study, "
+            f"CAST(q.event AS VARCHAR) AS event, "
             f"q.date, q.variable, CAST(q.value AS DOUBLE) AS value, CAST(q.text AS VARCHAR) AS text "
             f"FROM ({inner}) q JOIN {name} p ON p.person_id = q.person_id", params=list(params)).to_arrow_table()
     finally:
         raw.unregister(name)
-    return table.cast(ROWS)
+    return table.cast(schema)
 
 
 def _portable(conn: sa.Connection, request: Request, statements: Statements, released: pa.Table) -> pa.Table:
@@ -133,6 +139,6 @@ def _portable(conn: sa.Connection, request: Request, statements: Statements, rel
             where = pc.index_in(part["person_id"], value_set=released["person_id"])
             part = part.filter(pc.is_valid(where))
             slot = released["slot"].take(where.filter(pc.is_valid(where)))
-            out.append(pa.table({"participant": slot, "study": np.full(part.num_rows, position, np.int16),
+            out.append(pa.table({"participant": slot.cast(pa.int32()), "study": np.full(part.num_rows, position, np.int16),
                                  **{c: part[c] for c in _BY_ID.names[1:]}}, schema=ROWS))
     return pa.concat_tables(out) if out else ROWS.empty_table()

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
+from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings
 from workbench.trusted_party import (
@@ -109,6 +110,65 @@ def test_a_closed_project_domain_is_not_served_from_memory(tp: TrustedParty) -> 
     tp.close_domain("project:P1", actor="committee", reason="project ended")
     with pytest.raises(WorkbenchError):
         kept.translate(tp, codes, "P1", actor="ana")
+
+
+def _warehouse(codes: list[str], ids: list[int] | None = None) -> pa.Table:
+    """The studies' people as the warehouse gives them to the gateway: person_id and code."""
+    return pa.table({"person_id": pa.array(ids or list(range(1, len(codes) + 1)), pa.int64()),
+                     "code": pa.array(codes, pa.string())})
+
+
+def _released(release: Release) -> dict[int, str]:
+    """person_id → the project pseudonym it is released as."""
+    return dict(zip(release.people.column("person_id").to_pylist(),
+                    release.pseudonyms.take(release.people.column("slot")).to_pylist(), strict=True))
+
+
+def test_a_release_is_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedParty) -> None:
+    codes = _people(tp, 3)
+    tp.open_domain("project:P1", actor="committee")
+    truth = tp.translate(codes, "warehouse", "project:P1", actor="test", reason="truth").pseudonyms
+    kept = ProjectPseudonyms()
+    first = kept.release(tp, _warehouse(codes), "P1", actor="ana")
+    assert _released(first) == {1: truth[0], 2: truth[1], 3: truth[2]} and first.withheld_opposed == 0
+    assert kept.release(tp, _warehouse(codes), "P1", actor="ana") is first and _translations(tp) == 2
+    moved = kept.release(tp, _warehouse(codes, [7, 8, 9]), "P1", actor="ana")  # other ids: built anew
+    assert _released(moved) == {7: truth[0], 8: truth[1], 9: truth[2]} and _translations(tp) == 2
+    fewer = kept.release(tp, _warehouse(codes[:2]), "P1", actor="ana")  # other people: asked again
+    assert _released(fewer) == {1: truth[0], 2: truth[1]} and _translations(tp) == 3
+
+
+def test_an_opposition_or_a_closed_domain_drops_a_kept_release(tp: TrustedParty) -> None:
+    codes = _people(tp, 3)
+    tp.open_domain("project:P1", actor="committee")
+    kept, people = ProjectPseudonyms(), _warehouse(codes)
+    before = _released(kept.release(tp, people, "P1", actor="ana"))
+    tp.set_opposition(codes[1], "warehouse", opposed=True, actor="dpo", reason="request 8")
+    during = kept.release(tp, people, "P1", actor="ana")
+    assert _released(during) == {1: before[1], 3: before[3]} and during.withheld_opposed == 1
+    tp.set_opposition(codes[1], "warehouse", opposed=False, actor="dpo", reason="request 8 withdrawn")
+    assert _released(kept.release(tp, people, "P1", actor="ana")) == before
+    tp.close_domain("project:P1", actor="committee", reason="project ended")
+    with pytest.raises(WorkbenchError):
+        kept.release(tp, people, "P1", actor="ana")
+
+
+@pytest.mark.parametrize("change", ["erasure", "key rotation"])
+def test_an_erasure_or_a_key_rotation_makes_the_trusted_party_asked_again(change: str, tp: TrustedParty,
+                                                                           tmp_path: Path) -> None:
+    from workbench.trusted_party import rotate_master_key
+
+    codes = _people(tp, 2)
+    tp.open_domain("project:P1", actor="committee")
+    kept, people = ProjectPseudonyms(), _warehouse(codes)
+    before = _released(kept.release(tp, people, "P1", actor="ana"))
+    if change == "erasure":
+        tp.erase_identity(codes[0], "warehouse", actor="dpo", reason="erasure request 3")
+    else:
+        rotate_master_key(tp, tmp_path / "new-master.key", actor="admin")
+    asked = _translations(tp)
+    assert _released(kept.release(tp, people, "P1", actor="ana")) == before  # pseudonyms are kept...
+    assert _translations(tp) == asked + 1  # ...but the answer came from the trusted party
 
 
 @contextlib.contextmanager
