@@ -14,10 +14,14 @@ slices, reported as ``complete_ms``. Three ways to serve the dashboard:
 
 - ``--hub`` (what a coder gets): a live hub as ``make up`` starts it; the coder signs in (password
   + TOTP) and opens the coding service (``hub.coding_service``: preheated standalone Voila behind
-  hub login, the viewer passed to the kernel as a signed ticket after the request). *Repeat
-  visit*: the coder's browser has opened the page before (HTTP cache, service cookie); *first
-  visit*: signed in to the hub, never opened the page (OAuth round with the hub, empty cache). The
-  dashboards service's copy (a fresh kernel per visit: what coders got before) is timed too.
+  hub login, the viewer passed to the kernel as a signed ticket after the request, and its light
+  page: a small client of its own instead of Voila's lab frontend, ``hub/coding_voila/share``).
+  *Repeat visit*: the coder's browser has opened the page before (HTTP cache, service cookie);
+  *first visit*: signed in to the hub, never opened the page (OAuth round with the hub, empty
+  cache). The dashboards service's copy (Voila's lab frontend, a fresh kernel per visit: what
+  coders got before the coding service) is timed too. The light page marks when its kernel
+  websocket opened and when the widgets' states arrived (``wsl-open``, ``wsl-states``): reported
+  as medians, they say where an open's time went.
 - default / ``--preheat``: a standalone Voila with the viewer cell written into the notebook (what
   ``hub.voila_hooks`` does), fresh kernel per visit or preheated; a new browser context per visit.
 
@@ -27,7 +31,7 @@ new coding is drawn (its chip for the widget, one more ``<mark>`` for the baseli
 kernel → store transaction (with its audit entry) → widget state → redraw. Median and p95 of
 ``--applies`` applies each; the offsets stored are checked against the text selected.
 
-    .venv/bin/python benchmarks/bench_coding.py --hub --opens 7
+    flock /tmp/weshare-bench.lock .venv/bin/python benchmarks/bench_coding.py --hub --opens 5
     .venv/bin/python benchmarks/bench_coding.py [--preheat] [--words 30000 --codings 1000 --applies 20 --opens 3]
     .venv/bin/python benchmarks/bench_coding.py --quick
 """
@@ -97,6 +101,7 @@ BASELINE_APPLY = """async () => {
 
 
 COMPLETE = "() => { const e = document.querySelector('[data-wsc-complete]'); return e ? +e.dataset.wscCompleteMs : null; }"
+MARKS = "() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))"
 
 
 def open_in(context: Any, url: str, kind: str, timeout_ms: float = 180_000) -> tuple[Any, float, float]:
@@ -257,6 +262,7 @@ def run_hub(words: int, codings: int, applies: int, opens: int) -> None:
             times: dict[str, list[float]] = {k: [] for k in
                                              ("service", "service_first", "dashboards", "baseline", "baseline_first")}
             drawing: list[float] = []
+            marks: dict[str, list[float]] = {"wsl-open": [], "wsl-states": []}
             for round_ in range(opens + 1):  # round 0 warms caches (server and the coder's browser)
                 for name, kind, first in [("service", "coding", False), ("service_first", "coding", True),
                                           ("baseline", "baseline", False), ("baseline_first", "baseline", True),
@@ -272,6 +278,9 @@ def run_hub(words: int, codings: int, applies: int, opens: int) -> None:
                         times[name].append(ms)
                         if name == "service":
                             drawing.append(drawn)
+                            seen = page.evaluate(MARKS)
+                            for mark, values in marks.items():
+                                values.append(float(seen.get(mark, "nan")))
                     if round_ == opens and name in ("service", "baseline"):
                         continue  # kept open for the applies
                     page.close()
@@ -288,12 +297,13 @@ def run_hub(words: int, codings: int, applies: int, opens: int) -> None:
         stored = check_stored(settings, version_id, before, done)
     label = f"coding: open {words}-word transcript with {codings} codings through the hub, interactive"
     naive = "whole transcript as one ipywidgets.HTML (preheated standalone Voila)"
-    report_open(f"{label} (coding service, repeat visit), median", times["service"], times["baseline"],
+    report_open(f"{label} (coding service, light page, repeat visit), median", times["service"], times["baseline"],
                 f"{naive}, repeat visit", widget_drawing_ms=round(statistics.median(drawing), 1),
-                complete_ms=round(done_ms, 1))
-    report_open(f"{label} (coding service, first visit: OAuth with the hub, empty cache), median",
+                complete_ms=round(done_ms, 1), kernel_socket_open_ms=round(statistics.median(marks["wsl-open"]), 1),
+                widget_states_ms=round(statistics.median(marks["wsl-states"]), 1))
+    report_open(f"{label} (coding service, light page, first visit: OAuth with the hub, empty cache), median",
                 times["service_first"], times["baseline_first"], f"{naive}, first visit")
-    report_open(f"{label} (dashboards service, fresh kernel per visit: before the coding service), median",
+    report_open(f"{label} (dashboards service, Voila's lab frontend, fresh kernel per visit), median",
                 times["dashboards"], times["baseline"], f"{naive}, repeat visit")
     report_applies(words, codings, w_times, b_times, stored, ", coding service through the hub")
 

@@ -4,6 +4,7 @@ coding service's preheated kernel (read once the visit arrives); anything else n
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import ipywidgets as w
 import pytest
@@ -11,7 +12,9 @@ import pytest
 import widgets.coding.page as page_module
 from widgets.coding import CodingDashboard, CodingPage, coding_page, request_viewer
 from widgets.coding.dashboard import VIEWER_TICKET_ENV
+from widgets.coding.page import warm_up
 from workbench.errors import PermissionDenied
+from workbench.settings import Settings
 from workbench.viewer_ticket import TICKET_SECONDS, mint_ticket, ticket_key, verify_ticket
 
 from .conftest import STUDY, World
@@ -114,3 +117,24 @@ def test_the_staff_home_sends_coders_to_the_coding_service() -> None:
     href = links.split('href="', 1)[1].split('"', 1)[0]
     home = "https://weshare.example/services/dashboards/voila/render/home.ipynb"
     assert urljoin(home, href) == "https://weshare.example/services/coding/"
+
+
+def test_the_warm_up_before_the_visit_writes_nothing_and_never_fails(world: World, tmp_path: Path) -> None:
+    """Run in the preheated kernel before anyone comes: a read for nobody, no audit entry; with
+    no store at all it stays silent (the visit's own build says what is wrong)."""
+    from sqlalchemy import func, select
+
+    from workbench.audit import AuditEntry
+    from workbench.storage import connect, session_scope
+
+    def entries() -> int:
+        engine = connect(world.settings.database_url)
+        with session_scope(engine) as s:
+            count = int(s.execute(select(func.count(AuditEntry.seq))).scalar_one())
+        engine.dispose()
+        return count
+
+    before = entries()
+    warm_up(world.settings)
+    assert entries() == before
+    warm_up(Settings(home=tmp_path / "no-store-here"))

@@ -5,23 +5,39 @@ dashboard is built at once. In the coding service (``hub.coding_service``) the k
 preheated: it runs this cell before anyone asks for the page, so the cell returns a holder at
 once and builds the dashboard when the visit arrives (a task on the kernel's event loop). The
 page is then sent complete as soon as the coder asks for it, and the dashboard is built while
-the browser loads Voila's JavaScript instead of before it starts to.
+the browser loads the page's JavaScript instead of before it starts to. Before the visit the
+kernel also pays what the first store access costs in a process (``warm_up``): with the coding
+service's light page, the dashboard's build is most of what a coder waits for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import ipywidgets as w
 
+from widgets.coding.backend import StoreBackend
 from widgets.coding.dashboard import coding_dashboard, request_viewer
 from widgets.guarded import show_error
 from widgets.voila_query import preheated, receive_request
 from workbench.settings import Settings
 
-__all__ = ["LOADING", "CodingPage", "coding_page"]
+__all__ = ["LOADING", "CodingPage", "coding_page", "warm_up"]
 
 LOADING = "<p role='status'>Chargement… <span lang='en'>/ Loading…</span></p>"
+
+
+def warm_up(settings: Settings) -> None:
+    """A store access for nobody: imports (alembic, for the schema check), the ORM's set-up and
+    the first queries cost ~0.4 s once per process here, paid before the visit instead of in it.
+    Any failure is left to the visit's own build, which says what is wrong."""
+    with contextlib.suppress(Exception):
+        backend = StoreBackend(settings, "")
+        try:
+            backend.studies()  # no such user: refused after the queries were compiled
+        finally:
+            backend.close()
 
 
 class CodingPage(w.VBox):  # type: ignore[misc]
@@ -37,6 +53,8 @@ class CodingPage(w.VBox):  # type: ignore[misc]
 
     async def fill_on_visit(self) -> None:
         try:
+            await asyncio.sleep(0)  # the cell's reply first: Voila renders the page meanwhile
+            warm_up(self._settings)  # Voila keeps the request for us if the visit comes meanwhile
             await receive_request()
             self.fill(request_viewer(self._settings))
         except Exception as exc:  # never a traceback to the viewer, never a page stuck on "Loading"
