@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
@@ -150,17 +151,20 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     or from ``pseudonyms`` while the trusted party is unchanged); only those released are joined
     to the rows, so withheld people's rows are never fetched. Withdrawals recorded in the studies
     since their deposit are passed on to the trusted party first (``withdrawals``, or a fresh
-    ``WithdrawalSync``). ``participant`` and ``study`` point
-    into their few distinct values (Arrow dictionaries); the labels travel as they come.
+    ``WithdrawalSync``). ``participant`` and ``study`` are positions into the project pseudonyms
+    and the requested studies (Arrow dictionaries; int16 and int8 when they fit); the other labels
+    travel as they come.
     """
     project = approved_project(session, project_code, username)
     wanted = _allowed(project, variables)
     names = sorted(wanted)
-    (withdrawals or WithdrawalSync()).sync(session, tp, names)
     request = tuple((study, tuple(wanted[study])) for study in names)
-    with warehouse.connect() as conn:
-        people = study_people(conn, names)
-        release = (pseudonyms or ProjectPseudonyms()).release(tp, people, project.code, actor=username)
+    with warehouse.connect() as conn, ThreadPoolExecutor(1, thread_name_prefix="gateway-people") as pool:
+        # The studies' people are read from the warehouse (DuckDB lets go of the interpreter) while
+        # their withdrawals are passed on to the trusted party; both before anyone is translated.
+        people = pool.submit(study_people, conn, names)
+        (withdrawals or WithdrawalSync()).sync(session, tp, names)
+        release = (pseudonyms or ProjectPseudonyms()).release(tp, people.result(), project.code, actor=username)
         rows = released_rows(conn, request, _by_person_id, release.people)
     # The positions point into the project pseudonyms and the requested studies (Arrow dictionaries).
     seen = sum(np.bincount(chunk.to_numpy(), minlength=len(release.pseudonyms)).astype(bool)
