@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import ssl
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -27,7 +26,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 
-__all__ = ["Warehouse", "constant_strings", "plain_strings", "to_frame"]
+__all__ = ["Warehouse", "constant_strings", "plain_strings"]
 
 _ERRORS = {401: PermissionDenied, 403: PermissionDenied, 404: NotFoundError, 400: ValidationError}
 
@@ -71,7 +70,7 @@ class Warehouse:
             raise WorkbenchError(f"the gateway at {self.url} could not be read: {exc}") from None
         finally:
             conn.close()
-        return to_frame(table)
+        return plain_strings(table).to_pandas()
 
 
 def _read_stream(reply: http.client.HTTPResponse) -> pa.Table:
@@ -91,25 +90,6 @@ def _read_stream(reply: http.client.HTTPResponse) -> pa.Table:
             raise http.client.IncompleteRead(b"", len(view) - got)
         got += n
     return pa.ipc.open_stream(pa.BufferReader(buffer)).read_all()
-
-
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """The extract as pandas, with plain string columns: the same frame as
-    ``plain_strings(table).to_pandas()``. The encoded columns are decoded in a second thread
-    (Arrow lets go of the interpreter meanwhile) while pandas converts the others, dates to Python
-    objects being the longest step."""
-    encoded = [name for name, kind in zip(table.column_names, table.schema.types, strict=True)
-               if pa.types.is_dictionary(kind)]
-    if not encoded or not table.num_rows:
-        return plain_strings(table).to_pandas()
-    with ThreadPoolExecutor(1, thread_name_prefix="gateway-decode") as pool:
-        decoding = pool.submit(plain_strings, table.select(encoded))
-        frame = table.drop_columns(encoded).to_pandas()
-        decoded = decoding.result().to_pandas()
-    for position, name in enumerate(table.column_names):  # in order: each lands where it was
-        if name in decoded:
-            frame.insert(position, name, decoded[name].array)
-    return frame
 
 
 def plain_strings(table: pa.Table) -> pa.Table:

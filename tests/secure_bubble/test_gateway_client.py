@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from secure_bubble.client import Warehouse, constant_strings, plain_strings, to_frame
+from secure_bubble.client import Warehouse, constant_strings, plain_strings
 from workbench.errors import PermissionDenied
 
 PSEUDONYMS = pa.array(["A9KD1PGPDKDK4", "2WF73SCWZFCX9", "BX72ZS3W3STZJ"])
@@ -39,21 +39,6 @@ def test_plain_strings_equal_arrow_decoding(indices: pa.Array, dictionary: pa.Ar
     assert plain["participant"].to_pylist() == encoded.cast(pa.string()).to_pylist() * 2
     assert plain.column("value").equals(table.column("value"))
     plain.validate(full=True)
-    frame, same = to_frame(table), plain.to_pandas()
-    assert frame.equals(same) and list(frame.dtypes) == list(same.dtypes) and list(frame.columns) == list(same.columns)
-
-
-def test_the_frame_keeps_the_columns_in_place() -> None:
-    n = 5
-    table = pa.table({
-        "value": pa.array(np.arange(n, dtype=np.float64)),
-        "participant": pa.DictionaryArray.from_arrays(pa.array([2, 0, 1, 1, 0], pa.int16()), PSEUDONYMS),
-        "date": pa.array(np.arange(n, dtype=np.int32), pa.int32()).cast(pa.date32()),
-        "study": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array(["DEMO-QOL"])),
-    })
-    frame, same = to_frame(table), plain_strings(table).to_pandas()
-    assert list(frame.columns) == ["value", "participant", "date", "study"]
-    assert frame.equals(same) and list(frame.dtypes) == list(same.dtypes)
 
 
 def test_constant_strings() -> None:
