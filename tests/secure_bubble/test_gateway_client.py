@@ -41,6 +41,15 @@ def test_plain_strings_equal_arrow_decoding(indices: pa.Array, dictionary: pa.Ar
     plain.validate(full=True)
 
 
+def test_pieces_with_their_own_dictionaries() -> None:
+    pieces = [pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int16()), PSEUDONYMS),
+              pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int16()), pa.array(["DEMO-QOL"])),
+              pa.DictionaryArray.from_arrays(pa.array([1, 2], pa.int16()), pa.array(["x", "yy", "zzz"]))]
+    plain = plain_strings(pa.table({"participant": pa.chunked_array(pieces)}))
+    assert plain["participant"].to_pylist() == [PSEUDONYMS[1].as_py(), PSEUDONYMS[0].as_py(), "DEMO-QOL",
+                                                "DEMO-QOL", "yy", "zzz"]
+
+
 def test_constant_strings() -> None:
     assert constant_strings("DEMO-QOL", 3).to_pylist() == ["DEMO-QOL"] * 3
     assert constant_strings("", 2).to_pylist() == ["", ""]
