@@ -248,3 +248,39 @@ def test_the_light_page_says_when_the_kernel_is_gone(  # type: ignore[no-untyped
         assert alert.get_by_role("link", name="Recharger / Reload").is_visible()
     finally:
         context.close()
+
+
+def test_the_light_page_draws_the_analysis_figure_when_asked(  # type: ignore[no-untyped-def]
+        browser, hub: Fixture, coding_world: dict[str, int]) -> None:
+    """The analysis panel's plotly FigureWidget (an anywidget of its own, ~5 MB) is drawn by the
+    same anywidget host, only once asked for; and nothing leaves the page for it."""
+    context = signed_in(browser, hub)
+    try:
+        page = context.new_page()
+        outside = watch_outside_requests(page, hub.base_url)
+        page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        page.wait_for_selector("body[data-wsl-state=ready]", timeout=180_000)
+        assert page.locator(".js-plotly-plot").count() == 0
+        page.get_by_role("button", name="Co-occurrences").click()
+        page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=120_000)
+        assert page.locator(".wsl-unsupported").count() == 0
+    finally:
+        context.close()
+    assert_refused_by_page_policy(outside)
+
+
+def test_the_full_page_stays_one_link_away(browser, hub: Fixture, coding_world: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """The light page links to Voila's own page of the same service (?template=lab: a fresh
+    kernel, Voila's frontend), where the same widget codes as the same coder."""
+    context = signed_in(browser, hub)
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.base_url}/services/coding/", wait_until="commit", timeout=180_000)
+        page.wait_for_selector("body[data-wsl-state=ready]", timeout=180_000)
+        page.get_by_role("link", name="Page complète (graphiques) / Full page (charts)").click()
+        page.wait_for_url("**/services/coding/?template=lab", timeout=60_000)
+        page.wait_for_selector("[data-wsc-ready]", timeout=180_000)
+        assert page.locator("script[src*='voila.js']").count() == 1  # Voila's frontend this time
+        assert page.get_by_text(CODER, exact=True).is_visible()
+    finally:
+        context.close()

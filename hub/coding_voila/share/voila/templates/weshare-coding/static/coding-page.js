@@ -118,6 +118,9 @@ window.addEventListener("pagehide", () => {
   navigator.sendBeacon(`${config.baseUrl}voila/api/shutdown/${encodeURIComponent(config.kernelId)}`);
 });
 
+// Back to this page from the browser's history cache: its kernel was shut down on leaving.
+window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
+
 try {
   start();
 } catch (e) {
