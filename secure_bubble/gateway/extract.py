@@ -159,13 +159,25 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     wanted = _allowed(project, variables)
     names = sorted(wanted)
     request = tuple((study, tuple(wanted[study])) for study in names)
-    with warehouse.connect() as conn, ThreadPoolExecutor(1, thread_name_prefix="gateway-people") as pool:
+    kept = pseudonyms or ProjectPseudonyms()
+    with (warehouse.connect() as conn, warehouse.connect() as other,
+          ThreadPoolExecutor(2, thread_name_prefix="gateway") as pool):
         # The studies' people are read from the warehouse (DuckDB lets go of the interpreter) while
         # their withdrawals are passed on to the trusted party; both before anyone is translated.
-        people = pool.submit(study_people, conn, names)
+        people = pool.submit(study_people, other, names)
         (withdrawals or WithdrawalSync()).sync(session, tp, names)
-        release = (pseudonyms or ProjectPseudonyms()).release(tp, people.result(), project.code, actor=username)
-        rows = released_rows(conn, request, _by_person_id, release.people)
+        # Meanwhile the rows are fetched for the release last made for these studies, if the trusted
+        # party is unchanged since (no one withheld since is in it); they are kept only if the people
+        # read give that very release, and fetched again for the release they give otherwise.
+        guess = kept.latest(tp, project.code, names)
+        early = pool.submit(released_rows, conn, request, _by_person_id, guess.people) if guess else None
+        release = kept.release(tp, people.result(), project.code, actor=username, studies=names)
+        if early is not None and release is guess:
+            rows = early.result()
+        else:
+            if early is not None:
+                early.exception()  # the connection is free again (its rows are dropped)
+            rows = released_rows(conn, request, _by_person_id, release.people)
     # The positions point into the project pseudonyms and the requested studies (Arrow dictionaries).
     seen = sum(np.bincount(chunk.to_numpy(), minlength=len(release.pseudonyms)).astype(bool)
                for chunk in rows["participant"].chunks)

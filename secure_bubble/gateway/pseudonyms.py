@@ -30,6 +30,7 @@ from workbench.trusted_party import Translation, TrustedParty
 
 __all__ = ["ProjectPseudonyms", "Release"]
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -59,16 +60,29 @@ class ProjectPseudonyms:
         self.size = size
         self._kept: OrderedDict[tuple[str, bytes], tuple[int, Translation]] = OrderedDict()
         self._released: OrderedDict[tuple[str, bytes], tuple[int, Release]] = OrderedDict()
+        self._latest: OrderedDict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, bytes]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def translate(self, tp: TrustedParty, codes: Sequence[str], project: str, *, actor: str) -> Translation:
         """``tp.translate(codes, "warehouse", "project:<project>")``, from memory when still valid."""
         return self._translate(tp, codes, project, actor, tp.audit_seq())[1]
 
-    def release(self, tp: TrustedParty, people: pa.Table, project: str, *, actor: str) -> Release:
+    def latest(self, tp: TrustedParty, project: str, studies: Sequence[str]) -> Release | None:
+        """The release last made to ``project`` for ``studies``, if the trusted party is unchanged
+        since: a guess to start the rows with, worth only what ``release`` then confirms."""
+        seq = tp.audit_seq()
+        with self._lock:
+            latest = self._latest.get((project, tuple(studies)))
+            kept = self._released.get(latest[1]) if latest is not None else None
+            return kept[1] if kept is not None and kept[0] == seq else None
+
+    def release(self, tp: TrustedParty, people: pa.Table, project: str, *, actor: str,
+                studies: Sequence[str] = ()) -> Release:
         """The release of ``people`` (``person_id``, ``code``: the studies' people as the warehouse
-        knows them) to ``project``, from memory while the trusted party and the people are the same."""
+        knows them) to ``project``, from memory while the trusted party and the people are the same
+        (then the very object kept, also the one ``latest(tp, project, studies)`` gives)."""
         key = (project, _digest(people))
+        self._keep(self._latest, (project, tuple(studies)), 0, key)
         seq = tp.audit_seq()
         with self._lock:
             kept = self._released.get(key)
@@ -103,8 +117,7 @@ class ProjectPseudonyms:
         self._keep(self._kept, key, seq + 1, translation)
         return seq + 1, translation
 
-    def _keep(self, kept: OrderedDict[tuple[str, bytes], tuple[int, V]], key: tuple[str, bytes], seq: int,
-              value: V) -> None:
+    def _keep(self, kept: OrderedDict[K, tuple[int, V]], key: K, seq: int, value: V) -> None:
         with self._lock:
             kept[key] = (seq, value)
             kept.move_to_end(key)
@@ -115,3 +128,4 @@ class ProjectPseudonyms:
         with self._lock:
             self._kept.clear()
             self._released.clear()
+            self._latest.clear()

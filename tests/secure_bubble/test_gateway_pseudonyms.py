@@ -270,3 +270,45 @@ def test_a_withdrawal_recorded_in_the_study_after_deposit_leaves_the_person_out(
         assert len(after) == len(before) - 1 and after < before
         seq = tp.audit_seq()
         assert people() == after and tp.audit_seq() == seq  # passed on once; the kept translation serves
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_rows_begun_for_the_last_release_are_dropped_when_the_warehouse_people_changed(
+        kind: str, tmp_path: Path, new_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The gateway starts the rows for the release it last made for these studies while it reads
+    the studies' people; rows read for people who are no longer those are never served."""
+    import importlib
+
+    from workbench.storage.engine import session_scope
+
+    module = importlib.import_module("secure_bubble.gateway.extract")
+    fetched: list[int] = []
+    released_rows = module.released_rows
+
+    def counted(*args: object) -> pa.Table:
+        fetched.append(1)
+        return released_rows(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "released_rows", counted)
+    with approved_world(kind, tmp_path, new_warehouse) as (op, tp, wh):
+        kept = ProjectPseudonyms()
+
+        def rows(cache: ProjectPseudonyms) -> list[tuple[str, ...]]:
+            fetched.clear()
+            with session_scope(op) as s:
+                table = module.extract(s, tp, wh, "P1", "ana", ["phq-9.*", "demographics"], pseudonyms=cache)
+            columns = ("participant", "event", "date", "variable", "value", "text")
+            return sorted(tuple(map(str, row)) for row in zip(*[table.column(c).to_pylist() for c in columns],
+                                                               strict=True))
+
+        first = rows(kept)
+        assert rows(kept) == first and fetched == [1]  # begun for the last release, which held
+        with wh.begin() as conn:  # two people swap warehouse pseudonyms: same ids, other people
+            (a, code_a), (b, code_b) = conn.execute(sa.text(
+                "SELECT person_id, person_source_value FROM person ORDER BY person_id LIMIT 2")).all()
+            for pid, code in ((a, "SWAP"), (b, code_a), (a, code_b)):
+                conn.execute(sa.text("UPDATE person SET person_source_value = :c WHERE person_id = :p"),
+                             {"c": code, "p": pid})
+        swapped = rows(kept)
+        assert fetched == [1, 1]  # the guess's rows were dropped and fetched again
+        assert swapped != first and swapped == rows(ProjectPseudonyms())  # as a gateway with nothing kept
