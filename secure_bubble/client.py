@@ -108,8 +108,8 @@ def constant_strings(value: str, n: int) -> pa.Array:
     data = value.encode()
     if n * len(data) >= 2**31:
         return pa.array([value] * n, pa.large_string()).cast(pa.string())
-    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+    offsets = _offsets(n, len(data))
+    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(data * n))
 
 
 def _decode_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -139,4 +139,11 @@ def _decode(chunk: pa.DictionaryArray) -> pa.Array:
         return chunk.cast(pa.string())
     values = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(dictionary), [None, dictionary.buffers()[2]])
     data = values.take(chunk.indices).buffers()[1]
-    return pa.StringArray.from_buffers(n, pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(width)), data)
+    return pa.StringArray.from_buffers(n, _offsets(n, width), data)
+
+
+def _offsets(n: int, width: int) -> pa.Buffer:
+    """Offsets of ``n`` strings of ``width`` bytes, made in one array (fresh memory is what costs)."""
+    if not width:
+        return pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+    return pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int32))
