@@ -5,6 +5,7 @@ member reaching this service gets dashboards, not a shell running as the service
 """
 
 import atexit
+import os
 import shutil
 import tempfile
 
@@ -39,7 +40,9 @@ c.VoilaConfiguration.extension_denylist = ["jupyterlab-plotly"]
 c.MappingKernelManager.cull_idle_timeout = 600
 c.MappingKernelManager.cull_interval = 60
 # Kernels on Unix sockets (see KERNEL_IPC_FLAG in hub/services.py), in a private folder of a short
-# path: under the instance's runtime folder a socket path could pass the 107-byte limit.
+# path: under the instance's runtime folder a socket path could pass the 107-byte limit. The
+# server puts its kernels' files in its runtime folder whatever the kernel manager is told, and
+# reads that folder from the environment only once this file has run.
 c.KernelManager.transport = "ipc"
-c.MappingKernelManager.connection_dir = _sockets = tempfile.mkdtemp(prefix="weshare-kernels-")
+os.environ["JUPYTER_RUNTIME_DIR"] = _sockets = tempfile.mkdtemp(prefix="weshare-kernels-")
 atexit.register(shutil.rmtree, _sockets, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,7 +58,8 @@ def test_dashboards_run_as_root_only_with_the_flag(tmp_path: Path) -> None:
     assert dashboards_service(settings, as_root=False)["oauth_no_confirm"] is True
 
 
-def test_dashboards_server_config_is_voila_only_and_read_only() -> None:
+def test_dashboards_server_config_is_voila_only_and_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "")  # the file sets it for its server: restored after
     loader = PyFileConfigLoader("dashboards_server_config.py", path=str(REPO_ROOT / "hub"))
     config: Config = loader.load_config()
     assert config.VoilaConfiguration.prelaunch_hook is inject_viewer
@@ -69,7 +71,7 @@ def test_dashboards_server_config_is_voila_only_and_read_only() -> None:
     assert "execute_request" not in config.MappingKernelManager.allowed_message_types
     # kernels on Unix sockets whose paths stay under the 107-byte limit wherever the instance lives
     assert config.KernelManager.transport == "ipc"
-    sockets = Path(config.MappingKernelManager.connection_dir)
+    sockets = Path(os.environ["JUPYTER_RUNTIME_DIR"])
     assert sockets.is_dir() and sockets.stat().st_mode & 0o077 == 0
     assert len(f"{sockets}/kernel-{'0' * 36}-ipc-65535") <= 107
     sockets.rmdir()
