@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 
 from sqlalchemy import select
@@ -71,7 +72,8 @@ def test_wrong_password_and_replayed_code_are_refused(store: Fixture) -> None:
 
 
 def test_lockout_after_five_failures_even_with_good_credentials(store: Fixture) -> None:
-    auth = _auth(store)
+    # An hour's lock: the default minute could pass during six slow logins on a loaded machine.
+    auth = WorkbenchAuthenticator(workbench_settings=replace(store.settings, lockout_base_seconds=3600))
     for _ in range(5):
         assert _login(auth, "manager.one", "wrong-password-123", "000000") is None
     assert _login(auth, "manager.one", PASSWORD, totp_code(store.secrets["manager.one"])) is None
