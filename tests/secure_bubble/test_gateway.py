@@ -10,6 +10,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,8 +56,10 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+@contextmanager
+def _served_gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A deposited demo study, three projects (P1 approved, P2 another team's, P3 expired) and the
+    gateway serving them in a thread, with a fake hub answering for the tokens."""
     cfg = Settings(home=tmp_path)
     from workbench.storage.engine import make_engine
     from workbench.storage.migrate import upgrade
@@ -114,6 +117,20 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     op.dispose()
 
 
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    with _served_gateway(tmp_path) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def refusing_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """One world for every refused request (building it costs ~10 s here): each test looks only at
+    the audit entries its own request added."""
+    with _served_gateway(tmp_path_factory.mktemp("refusals")) as served:
+        yield served
+
+
 def _wait(url: str) -> None:
     import time
 
@@ -150,14 +167,17 @@ def test_approved_data_in_project_pseudonyms(gateway: tuple[str, Engine]) -> Non
     ("P1", "tok-ana", ["phq-9.*' OR 1=1 --"], ValidationError, "not a variable name"),
     ("P1", "tok-ana", ["*"], ValidationError, "not a variable name"),
 ])
-def test_attacks_are_refused_and_audited(gateway: tuple[str, Engine], project: str, token: str,
+def test_attacks_are_refused_and_audited(refusing_gateway: tuple[str, Engine], project: str, token: str,
                                          variables: list[str], error: type[Exception], message: str) -> None:
-    url, op = gateway
+    url, op = refusing_gateway
     _wait(url)
+    with session_scope(op) as s:
+        before = s.execute(select(sa.func.coalesce(sa.func.max(audit.AuditEntry.seq), 0))).scalar_one()
     with pytest.raises(error, match=message):
         Warehouse(project, url=url, token=token).extract(variables)
     with session_scope(op) as s:
         refusals = s.execute(select(audit.AuditEntry).where(
+            audit.AuditEntry.seq > before,
             audit.AuditEntry.action.in_(["gateway.refused", "gateway.extract"]))).scalars().all()
     if error is PermissionDenied and message in ("not a researcher of this project", "expired",
                                                   "invalid or missing token"):
