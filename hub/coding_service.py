@@ -47,6 +47,7 @@ from traitlets import Unicode
 from hub.services import (
     KERNEL_CULL_IDLE_SECONDS,
     KERNEL_CULL_INTERVAL_SECONDS,
+    KERNEL_IPC_FLAG,
     REPO_ROOT,
     VOILA_SAFE_FLAGS,
     _common_env,
@@ -138,6 +139,7 @@ def coding_service(settings: Settings, *, port: int | None = None, pool_size: in
             "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0",
             f"--base_url={CODING_BASE_URL}",
             "--preheat_kernel=True", f"--pool_size={pool_size}", f"--template={CODING_TEMPLATE}",
+            KERNEL_IPC_FLAG,  # a port picked for a kernel could be taken before it binds it
             # Identity provider, viewer header, Tornado settings (page policy): see the file.
             f"--Voila.config_file_paths={CODING_VOILA_CONFIG}",
             f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_SECONDS}",

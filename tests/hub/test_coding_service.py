@@ -21,7 +21,7 @@ from hub.coding_service import (
     coding_service,
 )
 from hub.page_policy import page_headers
-from hub.services import REPO_ROOT, VOILA_SAFE_FLAGS
+from hub.services import KERNEL_IPC_FLAG, REPO_ROOT, VOILA_SAFE_FLAGS
 from workbench.errors import PermissionDenied
 from workbench.settings import Settings
 from workbench.viewer_ticket import mint_ticket, ticket_key, verify_ticket
@@ -42,6 +42,7 @@ def test_coding_service_is_preheated_standalone_voila_behind_hub_login(tmp_path:
     assert {"--preheat_kernel=True", "--pool_size=1", f"--base_url={CODING_BASE_URL}", "--Voila.ip=127.0.0.1",
             f"--Voila.config_file_paths={CODING_VOILA_CONFIG}"} <= set(command)
     assert set(VOILA_SAFE_FLAGS) <= set(command)
+    assert KERNEL_IPC_FLAG in command  # kernels on Unix sockets
     assert not [a for a in command if "strip_sources=False" in a or "show_tracebacks=True" in a]
     assert any(a.startswith("--MappingKernelManager.cull_idle_timeout=") for a in command)
     assert service["environment"]["WESHARE_HOME"] == str(tmp_path)
