@@ -93,7 +93,9 @@ def _read_stream(reply: http.client.HTTPResponse) -> pa.Table:
 
 
 def plain_strings(table: pa.Table) -> pa.Table:
-    """Dictionary-encoded columns (participant, study) as the plain strings researchers get."""
+    """Dictionary-encoded columns (participant, study) as the plain strings researchers get, made
+    ``large_string`` at once: what pandas keeps its ``str`` columns as (it would otherwise widen the
+    offsets of every string column it is given, a second pass over fresh memory)."""
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         if pa.types.is_dictionary(field.type) and pa.types.is_string(field.type.value_type):
@@ -103,13 +105,10 @@ def plain_strings(table: pa.Table) -> pa.Table:
 
 
 def constant_strings(value: str, n: int) -> pa.Array:
-    """``n`` times ``value`` as an Arrow string array, built by repeating the bytes (a study's part
-    of an extract: ten times faster than decoding it)."""
+    """``n`` times ``value`` as an Arrow ``large_string`` array, built by repeating the bytes (a
+    study's part of an extract: ten times faster than decoding it)."""
     data = value.encode()
-    if n * len(data) >= 2**31:
-        return pa.array([value] * n, pa.large_string()).cast(pa.string())
-    offsets = _offsets(n, len(data))
-    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(data * n))
+    return pa.LargeStringArray.from_buffers(n, _offsets(n, len(data)), pa.py_buffer(data * n))
 
 
 def _decode_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -117,33 +116,36 @@ def _decode_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     (a small copy) and decoded at once, which costs half of decoding piece by piece."""
     if column.num_chunks > 1:
         try:
-            return pa.chunked_array([_decode(column.combine_chunks())], pa.string())
-        except (pa.ArrowCapacityError, pa.ArrowInvalid):  # over 2 GB of text: one array each
+            return pa.chunked_array([_decode(column.combine_chunks())], pa.large_string())
+        except (pa.ArrowCapacityError, pa.ArrowInvalid):  # pieces with dictionaries of their own
             pass
-    return pa.chunked_array([_decode(chunk) for chunk in column.chunks], pa.string())
+    return pa.chunked_array([_decode(chunk) for chunk in column.chunks], pa.large_string())
 
 
 def _decode(chunk: pa.DictionaryArray) -> pa.Array:
-    """A dictionary chunk as plain strings. One value (a study's part) is repeated; values all of
-    one length (project pseudonyms) are gathered as fixed-size binary, about twice as fast as
-    Arrow's general decoding, which does the rest."""
+    """A dictionary chunk as plain ``large_string``. One value (a study's part) is repeated; values
+    all of one length (project pseudonyms) are gathered as fixed-size binary, about twice as fast
+    as Arrow's general decoding, which does the rest."""
     n, dictionary = len(chunk), chunk.dictionary
     if not n or chunk.null_count or dictionary.null_count or dictionary.offset:
-        return chunk.cast(pa.string())
+        return chunk.cast(pa.large_string())
     low, high = (v.as_py() for v in pc.min_max(chunk.indices).values())
+    if low < 0 or high >= len(dictionary):
+        raise ValueError(f"a dictionary position out of range ({low}..{high} for {len(dictionary)} values)")
     if low == high:
         return constant_strings(dictionary[low].as_py(), n)
     offsets = np.frombuffer(dictionary.buffers()[1], dtype=np.int32, count=len(dictionary) + 1)
     width = int(offsets[1] - offsets[0]) if len(dictionary) else 0
-    if not width or n * width >= 2**31 or offsets[0] or not (np.diff(offsets) == width).all():
-        return chunk.cast(pa.string())
+    if not width or offsets[0] or not (np.diff(offsets) == width).all():
+        return chunk.cast(pa.large_string())
     values = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(dictionary), [None, dictionary.buffers()[2]])
     data = values.take(chunk.indices).buffers()[1]
-    return pa.StringArray.from_buffers(n, _offsets(n, width), data)
+    return pa.LargeStringArray.from_buffers(n, _offsets(n, width), data)
 
 
 def _offsets(n: int, width: int) -> pa.Buffer:
-    """Offsets of ``n`` strings of ``width`` bytes, made in one array (fresh memory is what costs)."""
+    """Offsets of ``n`` strings of ``width`` bytes (64-bit, as ``large_string`` has them), made in
+    one array (fresh memory is what costs)."""
     if not width:
-        return pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
-    return pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int32))
+        return pa.py_buffer(np.zeros(n + 1, dtype=np.int64))
+    return pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int64))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -162,15 +163,16 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
     kept = pseudonyms or ProjectPseudonyms()
     with (warehouse.connect() as conn, warehouse.connect() as other,
           ThreadPoolExecutor(2, thread_name_prefix="gateway") as pool):
-        # The studies' people are read from the warehouse (DuckDB lets go of the interpreter) while
-        # their withdrawals are passed on to the trusted party; both before anyone is translated.
-        people = pool.submit(study_people, other, names)
-        (withdrawals or WithdrawalSync()).sync(session, tp, names)
-        # Meanwhile the rows are fetched for the release last made for these studies, if the trusted
-        # party is unchanged since (no one withheld since is in it); they are kept only if the people
-        # read give that very release, and fetched again for the release they give otherwise.
+        # First the rows are begun for the release last made for these studies, if the trusted party
+        # is unchanged since (no one withheld since is in it); they are kept only if the people read
+        # and the withdrawals passed on give that very release (the trusted party still unchanged
+        # after them), and fetched again for the release they give otherwise.
         guess = kept.latest(tp, project.code, names)
         early = pool.submit(released_rows, conn, request, _by_person_id, guess.people) if guess else None
+        # Meanwhile the studies' people are read from the warehouse (DuckDB lets go of the interpreter)
+        # and their withdrawals passed on to the trusted party; both before anyone is translated.
+        people = pool.submit(study_people, other, names)
+        (withdrawals or WithdrawalSync()).sync(session, tp, names)
         release = kept.release(tp, people.result(), project.code, actor=username, studies=names)
         if early is not None and release is guess:
             rows = early.result()
@@ -179,14 +181,25 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
                 early.exception()  # the connection is free again (its rows are dropped)
             rows = released_rows(conn, request, _by_person_id, release.people)
     # The positions point into the project pseudonyms and the requested studies (Arrow dictionaries).
-    seen = sum(np.bincount(chunk.to_numpy(), minlength=len(release.pseudonyms)).astype(bool)
-               for chunk in rows["participant"].chunks)
+    # Counting the people released also checks every position (none negative or past the end), so
+    # the dictionaries are made without Arrow checking them a second time.
+    seen = np.zeros(len(release.pseudonyms), dtype=bool)
+    for chunk in rows["participant"].chunks:
+        counts = np.bincount(chunk.to_numpy(), minlength=len(seen))  # ValueError if one is negative
+        if len(counts) != len(seen):
+            raise ValueError("a participant position past the release")
+        seen |= counts.astype(bool)
+    for chunk in rows["study"].chunks:
+        low, high = (v.as_py() for v in pc.min_max(chunk).values())
+        if len(chunk) and (chunk.null_count or low < 0 or high >= len(names)):
+            raise ValueError("a study position past the request")
     studies = pa.array(names, pa.string())
     out = pa.table({
-        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, release.pseudonyms)
+        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, release.pseudonyms, safe=False)
                                          for c in rows["participant"].chunks],
                                         pa.dictionary(rows.schema.field("participant").type, pa.string())),
-        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, studies) for c in rows["study"].chunks],
+        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, studies, safe=False)
+                                   for c in rows["study"].chunks],
                                   pa.dictionary(rows.schema.field("study").type, pa.string())),
         **{column: rows[column] for column in ("event", "date", "variable", "value", "text")}})
     # people: distinct participants released; withheld: the studies' people left out for opposition.

@@ -35,10 +35,23 @@ def test_plain_strings_equal_arrow_decoding(indices: pa.Array, dictionary: pa.Ar
     table = pa.table({"participant": pa.chunked_array([encoded, encoded]), "value": pa.array(
         np.arange(2 * len(encoded), dtype=np.float64))})
     plain = plain_strings(table)
-    assert plain.schema == pa.schema([("participant", pa.string()), ("value", pa.float64())])
+    assert plain.schema == pa.schema([("participant", pa.large_string()), ("value", pa.float64())])
     assert plain["participant"].to_pylist() == encoded.cast(pa.string()).to_pylist() * 2
+    assert plain["participant"].equals(pa.chunked_array([encoded.cast(pa.large_string())] * 2))
     assert plain.column("value").equals(table.column("value"))
     plain.validate(full=True)
+    # The frame researchers get is the one Arrow's own decoding gives.
+    own = pa.table({"participant": pa.chunked_array([encoded, encoded]).cast(pa.string()), "value": table["value"]})
+    assert plain.to_pandas().equals(own.to_pandas())
+    assert list(plain.to_pandas().dtypes) == list(own.to_pandas().dtypes)
+
+
+@pytest.mark.parametrize("indices", [pa.array([0, 3], pa.int16()), pa.array([-1, 0], pa.int16()),
+                                     pa.array([3, 3], pa.int16()), pa.array([-1, -1], pa.int8())])
+def test_a_position_out_of_the_dictionary_is_refused(indices: pa.Array) -> None:
+    encoded = pa.DictionaryArray.from_arrays(indices, PSEUDONYMS, safe=False)
+    with pytest.raises((ValueError, IndexError, pa.ArrowException)):
+        plain_strings(pa.table({"participant": pa.chunked_array([encoded])}))
 
 
 def test_pieces_with_their_own_dictionaries() -> None:
@@ -51,7 +64,7 @@ def test_pieces_with_their_own_dictionaries() -> None:
 
 
 def test_constant_strings() -> None:
-    assert constant_strings("DEMO-QOL", 3).to_pylist() == ["DEMO-QOL"] * 3
+    assert constant_strings("DEMO-QOL", 3).equals(pa.array(["DEMO-QOL"] * 3, pa.large_string()))
     assert constant_strings("", 2).to_pylist() == ["", ""]
     assert constant_strings("é", 0).to_pylist() == []
     constant_strings("é", 5).validate(full=True)
