@@ -54,17 +54,17 @@ KERNEL_CULL_INTERVAL_SECONDS = 60
 # Voila's own defaults already hide sources and tracebacks; we state them so a changed default
 # upstream cannot expose code or row-level values in an error to a viewer.
 VOILA_SAFE_FLAGS = ["--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False"]
-# Every figure of the dashboards and forms is a plotly FigureWidget (an anywidget that brings its
-# own plotly.js, only on a page that shows one); the jupyterlab-plotly extension renders only
-# `fig.show()` output, which no page uses, yet every page would load and parse its 4.8 MB.
-# The dashboards service (Voila as a server extension) reads it from its config file instead: given
-# on that command line, the list reaches Voila as None and every page fails with a 500.
 # Kernels on Unix sockets, not TCP ports. jupyter_client picks a free port, then the kernel binds
 # it about a second later; any process may take it meanwhile (seen under a burst of forms, and in
 # a CI run with two test workers), and Voila then waits forever on that kernel's heartbeat.
 # Standalone Voila keeps its kernels' sockets in a short ``/tmp/voila_*`` folder (a socket path
 # is at most 107 bytes); the dashboards server is given one (``hub/dashboards_server_config.py``).
 KERNEL_IPC_FLAG = "--KernelManager.transport=ipc"
+# Every figure of the dashboards and forms is a plotly FigureWidget (an anywidget that brings its
+# own plotly.js, only on a page that shows one); the jupyterlab-plotly extension renders only
+# `fig.show()` output, which no page uses, yet every page would load and parse its 4.8 MB.
+# The dashboards service (Voila as a server extension) reads it from its config file instead: given
+# on that command line, the list reaches Voila as None and every page fails with a 500.
 VOILA_PAGE_FLAGS = [*VOILA_SAFE_FLAGS, "--VoilaConfiguration.extension_denylist=jupyterlab-plotly"]
 
 
