@@ -3,7 +3,6 @@ arm (``arm``), each only when approved, in project pseudonyms, on DuckDB and Pos
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from secure_bubble.gateway.extract import extract
-from workbench import accounts
+from tests.secure_bubble.conftest import approve_projects
 from workbench.demo import seed_demo
 from workbench.deposit import deposit_study
 from workbench.errors import PermissionDenied
-from workbench.governance.models import AccessRequest, Project
 from workbench.participants.models import Participant
 from workbench.settings import Settings
-from workbench.storage.base import utcnow
 from workbench.storage.engine import make_engine, session_scope
 from workbench.storage.migrate import upgrade
 from workbench.studies.service import set_status
@@ -44,18 +41,8 @@ def test_demographics_and_arm_when_approved(kind: str, tmp_path: Path, new_wareh
             set_status(s, "DEMO-QOL", "closed", actor="sm")
         with session_scope(op) as s:
             deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
-            accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1", "researcher:project:P2"])
-            request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
-                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
-            s.add(request)
-            s.flush()
-            now = utcnow()
-            s.add_all([Project(code=code, request_id=request.id, title="t", purpose="research", team=["ana"],
-                               approved={"DEMO-QOL": approved}, committee_date=now,
-                               expires_at=now + timedelta(days=30))
-                       for code, approved in (("P1", ["phq-9.*", "demographics", "arm"]), ("P2", ["phq-9.*"]))])
-        tp.open_domain("project:P1", actor="committee")
-        tp.open_domain("project:P2", actor="committee")
+            approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "demographics", "arm"]},
+                                            "P2": {"DEMO-QOL": ["phq-9.*"]}})
         with session_scope(op) as s:
             table = extract(s, tp, wh, "P1", "ana", ["phq-9.q9", "demographics", "arm"]).to_pandas()
             for variable in ("arm", "demographics"):

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
+from tests.secure_bubble.conftest import approve_projects
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings
 from workbench.trusted_party import (
@@ -175,13 +176,8 @@ def test_an_erasure_or_a_key_rotation_makes_the_trusted_party_asked_again(change
 def approved_world(kind: str, tmp_path: Path, new_warehouse) -> Iterator[tuple[sa.Engine, TrustedParty, sa.Engine]]:  # type: ignore[no-untyped-def]
     """A deposited demo study and project P1 (ana) approved for its PHQ-9 and demographics:
     the operational store, the trusted party and the warehouse."""
-    from datetime import timedelta
-
-    from workbench import accounts
     from workbench.demo import seed_demo
     from workbench.deposit import deposit_study
-    from workbench.governance.models import AccessRequest, Project
-    from workbench.storage.base import utcnow
     from workbench.storage.engine import make_engine, session_scope
     from workbench.storage.migrate import upgrade
     from workbench.studies.service import set_status
@@ -198,15 +194,7 @@ def approved_world(kind: str, tmp_path: Path, new_warehouse) -> Iterator[tuple[s
             set_status(s, "DEMO-QOL", "closed", actor="sm")
         with session_scope(op) as s:
             deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
-            accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
-            request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
-                                    funder="public", requester_status="academic", team=["ana"], duration_months=6)
-            s.add(request)
-            s.flush()
-            s.add(Project(code="P1", request_id=request.id, title="t", purpose="research", team=["ana"],
-                          approved={"DEMO-QOL": ["phq-9.*", "demographics"]}, committee_date=utcnow(),
-                          expires_at=utcnow() + timedelta(days=30)))
-        tp.open_domain("project:P1", actor="committee")
+            approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "demographics"]}})
         yield op, tp, wh
     finally:
         tp.close()
