@@ -1,22 +1,27 @@
 """The warehouse gateway: a Tornado service behind the hub, the only data path into the bubble.
 
 POST {prefix}api/extract with ``Authorization: token <JupyterHub API token>`` and a JSON body
-``{"project": "P2026-0001", "variables": ["qlq-c30.*"]}`` → an Arrow IPC stream. Every answer,
-refusals included, is audited in the operational store.
+``{"project": "P2026-0001", "variables": ["qlq-c30.*"]}`` → an Arrow IPC stream, sent in HTTP
+chunks as the warehouse makes the rows (one chunk per record batch; with ``Content-Length`` to an
+HTTP/1.0 client). Every answer, refusals included, is audited in the operational store: an extract
+before its first row is sent, and again once it has gone or broke off (a stream that breaks off
+ends without its last chunk, so no client takes it for whole).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+from tornado.iostream import StreamClosedError
 from tornado.web import Application, RequestHandler
 
-from secure_bubble.gateway.extract import extract
+from secure_bubble.gateway.extract import Extract, open_extract
 from secure_bubble.gateway.hub_tokens import HubTokenValidator
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
 from secure_bubble.gateway.withdrawals import WithdrawalSync
@@ -32,6 +37,8 @@ from workbench.storage.engine import session_scope
 from workbench.trusted_party import TrustedParty
 
 __all__ = ["ARROW_STREAM", "GatewayContext", "make_app"]
+
+log = logging.getLogger(__name__)
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 STATUS = {AuthError: 401, PermissionDenied: 403, NotFoundError: 404, ValidationError: 400}
@@ -49,7 +56,7 @@ class GatewayContext:
 
 class _Pieces:
     """Where the Arrow stream writer puts the stream: its small headers as bytes, the columns'
-    buffers as themselves (no copy); the whole goes out to the socket piece by piece."""
+    buffers as themselves (no copy); taken batch by batch and sent piece by piece."""
 
     closed = False
 
@@ -63,11 +70,38 @@ class _Pieces:
         self.size += len(piece)
         return len(piece)
 
+    def take(self) -> tuple[list[bytes | memoryview], int]:
+        taken = self.pieces, self.size
+        self.pieces, self.size = [], 0
+        return taken
+
     def flush(self) -> None:
         return None
 
     def close(self) -> None:
         return None
+
+
+class _Stream:
+    """An opened extract written out as Arrow IPC, one record batch at a time."""
+
+    def __init__(self, opened: Extract) -> None:
+        self.opened = opened
+        self._batches = opened.batches()
+        self._sink = _Pieces()
+        self._writer = pa.ipc.new_stream(self._sink, opened.schema)
+        self.ended = False
+
+    def next(self) -> tuple[list[bytes | memoryview], int]:
+        """The next batch's pieces (the schema and dictionaries before the first; the end-of-stream
+        mark after the last, then ``ended``). Waits for the warehouse."""
+        batch = next(self._batches, None)
+        if batch is None:
+            self._writer.close()
+            self.ended = True
+        else:
+            self._writer.write_batch(batch)
+        return self._sink.take()
 
 
 class ExtractHandler(RequestHandler):
@@ -82,32 +116,41 @@ class ExtractHandler(RequestHandler):
         scheme, _, token = header.partition(" ")
         return token.strip() if scheme.lower() in ("token", "bearer") else ""
 
-    def _run(self, token: str, body: dict[str, Any]) -> _Pieces:
+    def _open(self, token: str, body: dict[str, Any]) -> _Stream:
         ctx = self.context
         caller = ctx.tokens.caller(token)
         project, variables = body.get("project"), body.get("variables")
         if not isinstance(project, str) or not isinstance(variables, list):
             raise ValidationError("send {\"project\": ..., \"variables\": [...]}", where="request body")
         failure: WorkbenchError | None = None
-        with session_scope(ctx.operational) as session:
+        with session_scope(ctx.operational) as session:  # committed here: audited before any row leaves
             try:
-                table = extract(session, ctx.trusted_party, ctx.warehouse, project, caller.name, variables,
-                                pseudonyms=ctx.pseudonyms, withdrawals=ctx.withdrawals)
+                opened = open_extract(session, ctx.trusted_party, ctx.warehouse, project, caller.name, variables,
+                                      pseudonyms=ctx.pseudonyms, withdrawals=ctx.withdrawals)
             except WorkbenchError as exc:  # keep the refusal's audit entry: commit, then answer
                 failure = exc
         if failure is not None:
             raise failure
-        sink = _Pieces()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return sink
+        try:
+            return _Stream(opened)
+        except BaseException:
+            opened.close()
+            raise
+
+    def _end(self, opened: Extract, complete: bool) -> None:
+        try:
+            with session_scope(self.context.operational) as session:
+                opened.record_end(session, complete=complete)
+        finally:
+            opened.close()
 
     async def post(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             body = json.loads(self.request.body or b"{}")
             if not isinstance(body, dict):
                 raise ValidationError("the body must be a JSON object", where="request body")
-            payload = await asyncio.get_running_loop().run_in_executor(None, self._run, self._token(), body)
+            stream = await loop.run_in_executor(None, self._open, self._token(), body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._error(400, "the body is not JSON")
             return
@@ -117,13 +160,57 @@ class ExtractHandler(RequestHandler):
             status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
             self._error(status, str(exc) if not isinstance(exc, AuthError) else "invalid or missing token")
             return
+        complete = False
+        try:
+            complete = await self._send(loop, stream)
+        finally:
+            await loop.run_in_executor(None, self._end, stream.opened, complete)
+
+    async def _send(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> bool:
+        """Send the batches as they come; ``True`` if the whole stream went out.
+
+        To an HTTP/1.1 client (Tornado then announces chunks) each batch is one chunk, framed here
+        and written to the connection's stream: Tornado's own framing would copy every piece into
+        a new bytes object. Tornado ends the chunks itself on ``finish``.
+        """
+        connection = self.request.connection
+        socket_stream = getattr(connection, "stream", None)
         self.set_header("Content-Type", ARROW_STREAM)
-        self.set_header("Content-Length", str(payload.size))
-        await self.flush()  # the headers; then the stream's pieces straight from Arrow's buffers, queued
-        # at once (the stream keeps large pieces as views, not copies); finish() waits for the last.
-        for piece in payload.pieces:
-            self.request.connection.write(piece)  # type: ignore[arg-type]
-        self.finish()
+        chunked = self.request.version == "HTTP/1.1"
+        if chunked:
+            await self.flush()  # the headers
+        held: list[bytes | memoryview] = []
+        try:
+            while not stream.ended:
+                pieces, size = await loop.run_in_executor(None, stream.next)
+                if socket_stream is not None and socket_stream.closed():
+                    return False  # the client went away; the rest is not read
+                if not chunked:
+                    held += pieces
+                elif socket_stream is None:
+                    for piece in pieces:
+                        connection.write(piece)  # type: ignore[arg-type]
+                elif size:
+                    socket_stream.write(b"%x\r\n" % size)
+                    for piece in pieces:  # queued at once: large pieces stay views, not copies
+                        socket_stream.write(piece)
+                    socket_stream.write(b"\r\n")
+        except Exception:
+            # Nothing of the rows in the log; the client sees the stream break off.
+            log.exception("extract for project %s broke off", stream.opened.project)
+            if socket_stream is not None:
+                socket_stream.close()
+            return False
+        if not chunked:
+            self.set_header("Content-Length", str(sum(len(p) for p in held)))
+            await self.flush()
+            for piece in held:
+                connection.write(piece)  # type: ignore[arg-type]
+        try:
+            await self.finish()
+        except StreamClosedError:
+            return False
+        return socket_stream is None or not socket_stream.closed()
 
     def _audit_unauthenticated(self, exc: AuthError) -> None:
         with session_scope(self.context.operational) as session:

@@ -2,14 +2,17 @@
 
 Only the project's approved studies and variables; people in project-domain pseudonyms issued by
 the trusted party (which withholds everyone who opposed reuse); never a warehouse person id. Each
-extract is audited with the project and the user, before the rows are released.
+extract is audited with the project and the user before its first row is released, and again with
+what was taken once it has gone (or broke off).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import numpy as np
@@ -18,8 +21,9 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from secure_bubble.gateway.pseudonyms import ProjectPseudonyms
-from secure_bubble.gateway.rows import fetch_arrow, released_rows, study_people
+from secure_bubble.gateway.feed import Feed
+from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
+from secure_bubble.gateway.rows import fetch_arrow, released_batches, rows_schema, study_people
 from secure_bubble.gateway.rows import members as study_members
 from secure_bubble.gateway.withdrawals import WithdrawalSync
 from workbench import audit
@@ -31,7 +35,7 @@ from workbench.trusted_party import TrustedParty
 from workbench.warehouse.criteria import SEXES
 from workbench.warehouse.schema import metadata
 
-__all__ = ["approved_project", "extract", "extract_statements", "fetch_arrow"]
+__all__ = ["Extract", "approved_project", "extract", "extract_statements", "fetch_arrow", "open_extract"]
 
 T = metadata.tables
 PERSON, OBS, SURVEY, CONDITION = T["person"], T["observation"], T["survey_conduct"], T["condition_occurrence"]
@@ -141,73 +145,127 @@ def extract_statements(study: str, patterns: list[str], *,  # type: ignore[type-
     return out
 
 
-def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
-            variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
-            withdrawals: WithdrawalSync | None = None) -> pa.Table:
-    """Long table (participant, study, event, date, variable, value, text) of approved data only.
+class Extract:
+    """An approved extract on its way out, made by ``open_extract``: its audit entry written, its
+    rows coming from the warehouse. ``batches`` gives them checked, with the project pseudonyms and
+    study names as Arrow dictionaries; ``record_end`` audits what was taken. Close it in the end."""
 
-    ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
+    def __init__(self, project: str, username: str, names: list[str], release: Release, feed: Feed,
+                 connections: ExitStack) -> None:
+        self.project, self.username = project, username
+        self._release, self._feed, self._connections = release, feed, connections
+        self._studies = pa.array(names, pa.string())
+        rows = rows_schema(tuple((n, ()) for n in names), release.people)
+        self._positions = (rows.field("participant").type, rows.field("study").type)
+        self.schema = rows.set(0, rows.field("participant").with_type(pa.dictionary(self._positions[0], pa.string()))).set(
+            1, rows.field("study").with_type(pa.dictionary(self._positions[1], pa.string())))
+        self.rows = 0
+        self._seen = np.zeros(len(release.pseudonyms), dtype=bool)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows as they come. Counting the people released also checks every position (none
+        negative or past the end), so the dictionaries are made without Arrow checking them again.
+        ``rows`` and the people counted are those of the batches handed on (the taker came back)."""
+        while (batch := self._feed.take()) is not None:
+            participant, study = batch.column(0), batch.column(1)
+            counts = np.bincount(participant.to_numpy(), minlength=len(self._seen))  # ValueError if negative
+            if len(counts) != len(self._seen) or participant.null_count:
+                raise ValueError("a participant position past the release")
+            if len(study):
+                low, high = (v.as_py() for v in pc.min_max(study).values())
+                if study.null_count or low < 0 or high >= len(self._studies):
+                    raise ValueError("a study position past the request")
+            yield pa.record_batch([pa.DictionaryArray.from_arrays(participant, self._release.pseudonyms, safe=False),
+                                   pa.DictionaryArray.from_arrays(study, self._studies, safe=False),
+                                   *batch.columns[2:]], schema=self.schema)
+            # Counted once the taker asks for more: it has handed this batch on.
+            self._seen |= counts.astype(bool)
+            self.rows += batch.num_rows
+
+    def record_end(self, session: Session, *, complete: bool) -> None:
+        """Audit what was handed on: rows, distinct people, and whether the whole extract went."""
+        audit.record(session, actor=self.username, action="gateway.extract.end", object_type="project",
+                     object_id=self.project, after={"rows": self.rows, "people": int(np.count_nonzero(self._seen)),
+                                                    "complete": complete})
+
+    def close(self) -> None:
+        try:
+            self._feed.close()
+        finally:
+            self._connections.close()
+
+    def __enter__(self) -> Extract:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
+                 variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
+                 withdrawals: WithdrawalSync | None = None) -> Extract:
+    """Check and audit an extract and start its rows; the caller commits ``session`` before it
+    takes the first batch, so the audit entry exists before any row leaves.
 
     The studies' people are translated into project pseudonyms first (once, by the trusted party,
     or from ``pseudonyms`` while the trusted party is unchanged); only those released are joined
     to the rows, so withheld people's rows are never fetched. Withdrawals recorded in the studies
     since their deposit are passed on to the trusted party first (``withdrawals``, or a fresh
-    ``WithdrawalSync``). ``participant`` and ``study`` are positions into the project pseudonyms
-    and the requested studies (Arrow dictionaries; int16 and int8 when they fit); the other labels
-    travel as they come.
+    ``WithdrawalSync``). The audit entry names the variables, the studies, how many people were
+    released and how many withheld for an opposition; ``Extract.record_end`` adds what was taken.
     """
     project = approved_project(session, project_code, username)
     wanted = _allowed(project, variables)
     names = sorted(wanted)
     request = tuple((study, tuple(wanted[study])) for study in names)
     kept = pseudonyms or ProjectPseudonyms()
-    with (warehouse.connect() as conn, warehouse.connect() as other,
-          ThreadPoolExecutor(2, thread_name_prefix="gateway") as pool):
-        # First the rows are begun for the release last made for these studies, if the trusted party
-        # is unchanged since (no one withheld since is in it); they are kept only if the people read
-        # and the withdrawals passed on give that very release (the trusted party still unchanged
-        # after them), and fetched again for the release they give otherwise.
-        guess = kept.latest(tp, project.code, names)
-        early = pool.submit(released_rows, conn, request, _by_person_id, guess.people) if guess else None
-        # Meanwhile the studies' people are read from the warehouse (DuckDB lets go of the interpreter)
-        # and their withdrawals passed on to the trusted party; both before anyone is translated.
-        people = pool.submit(study_people, other, names)
-        (withdrawals or WithdrawalSync()).sync(session, tp, names)
-        release = kept.release(tp, people.result(), project.code, actor=username, studies=names)
-        if early is not None and release is guess:
-            rows = early.result()
-        else:
-            if early is not None:
-                early.exception()  # the connection is free again (its rows are dropped)
-            rows = released_rows(conn, request, _by_person_id, release.people)
-    # The positions point into the project pseudonyms and the requested studies (Arrow dictionaries).
-    # Counting the people released also checks every position (none negative or past the end), so
-    # the dictionaries are made without Arrow checking them a second time.
-    seen = np.zeros(len(release.pseudonyms), dtype=bool)
-    for chunk in rows["participant"].chunks:
-        counts = np.bincount(chunk.to_numpy(), minlength=len(seen))  # ValueError if one is negative
-        if len(counts) != len(seen):
-            raise ValueError("a participant position past the release")
-        seen |= counts.astype(bool)
-    for chunk in rows["study"].chunks:
-        low, high = (v.as_py() for v in pc.min_max(chunk).values())
-        if len(chunk) and (chunk.null_count or low < 0 or high >= len(names)):
-            raise ValueError("a study position past the request")
-    studies = pa.array(names, pa.string())
-    out = pa.table({
-        "participant": pa.chunked_array([pa.DictionaryArray.from_arrays(c, release.pseudonyms, safe=False)
-                                         for c in rows["participant"].chunks],
-                                        pa.dictionary(rows.schema.field("participant").type, pa.string())),
-        "study": pa.chunked_array([pa.DictionaryArray.from_arrays(c, studies, safe=False)
-                                   for c in rows["study"].chunks],
-                                  pa.dictionary(rows.schema.field("study").type, pa.string())),
-        **{column: rows[column] for column in ("event", "date", "variable", "value", "text")}})
-    # people: distinct participants released; withheld: the studies' people left out for opposition.
-    audit.record(session, actor=username, action="gateway.extract", object_type="project",
-                 object_id=project.code, after={"variables": variables, "rows": out.num_rows,
-                                                "people": int(np.count_nonzero(seen)),
-                                                "withheld": release.withheld_opposed})
-    return out
+    connections = ExitStack()
+    feed: Feed | None = None
+    try:
+        conn = connections.enter_context(warehouse.connect())
+        with warehouse.connect() as other, ThreadPoolExecutor(1, thread_name_prefix="gateway") as pool:
+            # First the rows are begun for the release last made for these studies, if the trusted
+            # party is unchanged since (no one withheld since is in it); they are kept only if the
+            # people read and the withdrawals passed on give that very release (the trusted party
+            # still unchanged after them), and begun again for the release they give otherwise.
+            guess = kept.latest(tp, project.code, names)
+            feed = Feed(released_batches(conn, request, _by_person_id, guess.people)) if guess else None
+            # Meanwhile the studies' people are read from the warehouse (DuckDB lets go of the
+            # interpreter) and their withdrawals passed on to the trusted party; both before anyone
+            # is translated.
+            people = pool.submit(study_people, other, names)
+            (withdrawals or WithdrawalSync()).sync(session, tp, names)
+            release = kept.release(tp, people.result(), project.code, actor=username, studies=names)
+        if feed is None or release is not guess:
+            if feed is not None:
+                feed.close()  # the connection is free again (its rows are dropped)
+            feed = Feed(released_batches(conn, request, _by_person_id, release.people))
+        audit.record(session, actor=username, action="gateway.extract", object_type="project",
+                     object_id=project.code, after={"variables": variables, "studies": names,
+                                                    "released": len(release.pseudonyms),
+                                                    "withheld": release.withheld_opposed})
+        return Extract(project.code, username, names, release, feed, connections)
+    except BaseException:
+        if feed is not None:
+            feed.close()
+        connections.close()
+        raise
+
+
+def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
+            variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
+            withdrawals: WithdrawalSync | None = None) -> pa.Table:
+    """The whole extract as one table (participant, study, event, date, variable, value, text),
+    both audit entries in the caller's transaction: for use inside the trusted zone (tests, tools);
+    the gateway streams ``open_extract``'s batches instead.
+
+    ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
+    """
+    with open_extract(session, tp, warehouse, project_code, username, variables,
+                      pseudonyms=pseudonyms, withdrawals=withdrawals) as opened:
+        table = pa.Table.from_batches(list(opened.batches()), opened.schema)
+        opened.record_end(session, complete=True)
+    return table
 
 
 def _by_person_id(study: str, patterns: list[str]) -> list[tuple[str, sa.Select]]:  # type: ignore[type-arg]

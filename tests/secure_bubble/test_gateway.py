@@ -6,120 +6,23 @@ a variable not approved, SQL in a variable name — each refused, audited, nothi
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, select
-from tornado.web import Application, RequestHandler
 
 from secure_bubble.client import Warehouse
-from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
-from workbench import accounts, audit
-from workbench.demo import seed_demo
-from workbench.deposit import deposit_study
+from tests.secure_bubble.served import served_gateway, wait_until_up
+from workbench import audit
 from workbench.errors import PermissionDenied, ValidationError
-from workbench.governance.models import AccessRequest, Project
-from workbench.settings import Settings
-from workbench.storage.base import utcnow
 from workbench.storage.engine import session_scope
-from workbench.studies.service import set_status
-from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect, create_schema, load_mini_vocabulary
-
-TOKENS = {
-    "tok-ana": {"kind": "user", "name": "ana", "scopes": ["access:services!service=warehouse-gateway"]},
-    "tok-bob": {"kind": "user", "name": "bob", "scopes": ["access:services!service=warehouse-gateway"]},
-    "tok-ana-unscoped": {"kind": "user", "name": "ana", "scopes": ["read:users"]},
-}
-
-
-class FakeHubUser(RequestHandler):
-    def get(self) -> None:
-        token = self.request.headers.get("Authorization", "").removeprefix("token ")
-        if token not in TOKENS:
-            self.set_status(403)
-            self.finish({"message": "forbidden"})
-            return
-        self.finish(TOKENS[token])
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _served_gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """A deposited demo study, three projects (P1 approved, P2 another team's, P3 expired) and the
-    gateway serving them in a thread, with a fake hub answering for the tokens."""
-    cfg = Settings(home=tmp_path)
-    from workbench.storage.engine import make_engine
-    from workbench.storage.migrate import upgrade
-
-    op = make_engine(cfg.database_url)
-    upgrade(op)
-    init_store(cfg, actor="test")
-    tp = open_trusted_party(cfg)
-    wh = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    create_schema(wh)
-    load_mini_vocabulary(wh)
-    with session_scope(op) as s:
-        seed_demo(s, tp, participants=40, seed=5)
-        set_status(s, "DEMO-QOL", "closed", actor="sm")
-    with session_scope(op) as s:
-        deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
-        accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
-        accounts.add_user(s, "bob", actor="admin", roles=["researcher:project:P2", "researcher:project:P3"])
-        request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
-                                funder="public", requester_status="academic", team=["ana"], duration_months=6)
-        s.add(request)
-        s.flush()
-        now = utcnow()
-        s.add_all([
-            Project(code="P1", request_id=request.id, title="QoL", purpose="research", team=["ana"],
-                    approved={"DEMO-QOL": ["phq-9.*", "condition"]}, committee_date=now,
-                    expires_at=now + timedelta(days=30)),
-            Project(code="P2", request_id=request.id, title="Other", purpose="research", team=["bob"],
-                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now, expires_at=now + timedelta(days=30)),
-            Project(code="P3", request_id=request.id, title="Old", purpose="research", team=["bob"],
-                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now - timedelta(days=90),
-                    expires_at=now - timedelta(days=1)),
-        ])
-    tp.open_domain("project:P1", actor="committee")  # done by the deciding committee vote
-    tp.open_domain("project:P2", actor="committee")
-    tp.open_domain("project:P3", actor="committee")
-    hub_port, gw_port = _port(), _port()
-    loop = asyncio.new_event_loop()
-    context = GatewayContext(op, wh, tp, HubTokenValidator(f"http://127.0.0.1:{hub_port}/hub/api",
-                                                           service="warehouse-gateway"))
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        Application([(r"/hub/api/user", FakeHubUser)]).listen(hub_port, address="127.0.0.1")
-        make_app(context, "/services/warehouse-gateway/").listen(gw_port, address="127.0.0.1")
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{gw_port}/services/warehouse-gateway", op
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
-    tp.close()
-    wh.dispose()
-    op.dispose()
 
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    with _served_gateway(tmp_path) as served:
+    with served_gateway(tmp_path) as served:
         yield served
 
 
@@ -127,26 +30,13 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
 def refusing_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """One world for every refused request (building it costs ~10 s here): each test looks only at
     the audit entries its own request added."""
-    with _served_gateway(tmp_path_factory.mktemp("refusals")) as served:
+    with served_gateway(tmp_path_factory.mktemp("refusals")) as served:
         yield served
-
-
-def _wait(url: str) -> None:
-    import time
-
-    import requests
-
-    for _ in range(100):
-        try:
-            requests.get(url + "/api/health", timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.05)
 
 
 def test_approved_data_in_project_pseudonyms(gateway: tuple[str, Engine]) -> None:
     url, op = gateway
-    _wait(url)
+    wait_until_up(url)
     frame = Warehouse("P1", url=url, token="tok-ana").extract(["phq-9.*", "condition"])
     assert len(frame) > 0 and set(frame["variable"]) - {"condition"} <= {f"phq-9.q{i}" for i in range(1, 10)}
     narrow = Warehouse("P1", url=url, token="tok-ana").extract(["phq-9.q9"])
@@ -170,7 +60,7 @@ def test_approved_data_in_project_pseudonyms(gateway: tuple[str, Engine]) -> Non
 def test_attacks_are_refused_and_audited(refusing_gateway: tuple[str, Engine], project: str, token: str,
                                          variables: list[str], error: type[Exception], message: str) -> None:
     url, op = refusing_gateway
-    _wait(url)
+    wait_until_up(url)
     with session_scope(op) as s:
         before = s.execute(select(sa.func.coalesce(sa.func.max(audit.AuditEntry.seq), 0))).scalar_one()
     with pytest.raises(error, match=message):

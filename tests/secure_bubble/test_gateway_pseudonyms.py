@@ -223,10 +223,13 @@ def test_an_extract_after_an_opposition_leaves_the_person_out(kind: str, tmp_pat
         after = people()
         assert again == before and len(after) == len(before) - 1 and after < before
         with session_scope(op) as s:
-            entries = s.execute(sa.select(audit.AuditEntry).where(audit.AuditEntry.action == "gateway.extract")
+            entries = s.execute(sa.select(audit.AuditEntry).where(audit.AuditEntry.action.like("gateway.extract%"))
                                 .order_by(audit.AuditEntry.seq)).scalars().all()
-        assert [(e.after["people"], e.after["withheld"]) for e in entries] == [
-            (len(before), 0), (len(before), 0), (len(before) - 1, 1)]
+        # Before the rows: people released and withheld; once they have gone: distinct people taken.
+        assert [e.action for e in entries] == ["gateway.extract", "gateway.extract.end"] * 3
+        starts, ends = [e.after for e in entries[::2]], [e.after for e in entries[1::2]]
+        assert [(a["released"], a["withheld"]) for a in starts] == [(len(before), 0), (len(before), 0), (len(before) - 1, 1)]
+        assert [(a["people"], a["complete"]) for a in ends] == [(len(before), True), (len(before), True), (len(before) - 1, True)]
 
 
 @pytest.mark.parametrize("scope", ["reuse", "data_use", "total"])
@@ -271,13 +274,13 @@ def test_rows_begun_for_the_last_release_are_dropped_when_the_warehouse_people_c
 
     module = importlib.import_module("secure_bubble.gateway.extract")
     fetched: list[int] = []
-    released_rows = module.released_rows
+    released_batches = module.released_batches
 
-    def counted(*args: object) -> pa.Table:
+    def counted(*args: object) -> Iterator[pa.RecordBatch]:
         fetched.append(1)
-        return released_rows(*args)  # type: ignore[arg-type]
+        return released_batches(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(module, "released_rows", counted)
+    monkeypatch.setattr(module, "released_batches", counted)
     with approved_world(kind, tmp_path, new_warehouse) as (op, tp, wh):
         kept = ProjectPseudonyms()
 

@@ -1,0 +1,125 @@
+"""The gateway served for tests: a deposited demo study, projects, a stand-in hub API and the real
+Tornado service in a thread of the test process (so a test can hold or break it)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from tornado.web import Application, RequestHandler
+
+from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
+from workbench import accounts
+from workbench.demo import seed_demo
+from workbench.deposit import deposit_study
+from workbench.governance.models import AccessRequest, Project
+from workbench.settings import Settings
+from workbench.storage.base import utcnow
+from workbench.storage.engine import session_scope
+from workbench.studies.service import set_status
+from workbench.trusted_party import init_store, open_trusted_party
+from workbench.warehouse import connect, create_schema, load_mini_vocabulary
+
+TOKENS = {
+    "tok-ana": {"kind": "user", "name": "ana", "scopes": ["access:services!service=warehouse-gateway"]},
+    "tok-bob": {"kind": "user", "name": "bob", "scopes": ["access:services!service=warehouse-gateway"]},
+    "tok-ana-unscoped": {"kind": "user", "name": "ana", "scopes": ["read:users"]},
+}
+
+
+class FakeHubUser(RequestHandler):
+    def get(self) -> None:
+        token = self.request.headers.get("Authorization", "").removeprefix("token ")
+        if token not in TOKENS:
+            self.set_status(403)
+            self.finish({"message": "forbidden"})
+            return
+        self.finish(TOKENS[token])
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A deposited demo study, three projects (P1 approved, P2 another team's, P3 expired) and the
+    gateway serving them in a thread, with a fake hub answering for the tokens."""
+    cfg = Settings(home=tmp_path)
+    from workbench.storage.engine import make_engine
+    from workbench.storage.migrate import upgrade
+
+    op = make_engine(cfg.database_url)
+    upgrade(op)
+    init_store(cfg, actor="test")
+    tp = open_trusted_party(cfg)
+    wh = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    create_schema(wh)
+    load_mini_vocabulary(wh)
+    with session_scope(op) as s:
+        seed_demo(s, tp, participants=40, seed=5)
+        set_status(s, "DEMO-QOL", "closed", actor="sm")
+    with session_scope(op) as s:
+        deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
+        accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
+        accounts.add_user(s, "bob", actor="admin", roles=["researcher:project:P2", "researcher:project:P3"])
+        request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
+                                funder="public", requester_status="academic", team=["ana"], duration_months=6)
+        s.add(request)
+        s.flush()
+        now = utcnow()
+        s.add_all([
+            Project(code="P1", request_id=request.id, title="QoL", purpose="research", team=["ana"],
+                    approved={"DEMO-QOL": ["phq-9.*", "condition"]}, committee_date=now,
+                    expires_at=now + timedelta(days=30)),
+            Project(code="P2", request_id=request.id, title="Other", purpose="research", team=["bob"],
+                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now, expires_at=now + timedelta(days=30)),
+            Project(code="P3", request_id=request.id, title="Old", purpose="research", team=["bob"],
+                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now - timedelta(days=90),
+                    expires_at=now - timedelta(days=1)),
+        ])
+    tp.open_domain("project:P1", actor="committee")  # done by the deciding committee vote
+    tp.open_domain("project:P2", actor="committee")
+    tp.open_domain("project:P3", actor="committee")
+    hub_port, gw_port = _port(), _port()
+    loop = asyncio.new_event_loop()
+    context = GatewayContext(op, wh, tp, HubTokenValidator(f"http://127.0.0.1:{hub_port}/hub/api",
+                                                           service="warehouse-gateway"))
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        Application([(r"/hub/api/user", FakeHubUser)]).listen(hub_port, address="127.0.0.1")
+        make_app(context, "/services/warehouse-gateway/").listen(gw_port, address="127.0.0.1")
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{gw_port}/services/warehouse-gateway", op
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    tp.close()
+    wh.dispose()
+    op.dispose()
+
+
+def wait_until_up(url: str) -> None:
+    import time
+
+    import requests
+
+    for _ in range(100):
+        try:
+            requests.get(url + "/api/health", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+
+
