@@ -195,9 +195,12 @@ class ExtractHandler(RequestHandler):
                     for piece in pieces:  # queued at once: large pieces stay views, not copies
                         socket_stream.write(piece)
                     socket_stream.write(b"\r\n")
-        except Exception:
-            # Nothing of the rows in the log; the client sees the stream break off.
-            log.exception("extract for project %s broke off", stream.opened.project)
+        except StreamClosedError:
+            return False  # the client went away while a batch was queued
+        except Exception as exc:
+            # The error's kind only: its message may quote a value from the rows. The client sees
+            # the stream break off (no last chunk).
+            log.error("extract for project %s broke off: %s", stream.opened.project, type(exc).__name__)
             if socket_stream is not None:
                 socket_stream.close()
             return False

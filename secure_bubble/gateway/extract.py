@@ -148,17 +148,17 @@ def extract_statements(study: str, patterns: list[str], *,  # type: ignore[type-
 class Extract:
     """An approved extract on its way out, made by ``open_extract``: its audit entry written, its
     rows coming from the warehouse. ``batches`` gives them checked, with the project pseudonyms and
-    study names as Arrow dictionaries; ``record_end`` audits what was taken. Close it in the end."""
+    study names as Arrow dictionaries; ``record_end`` audits what was handed on. Close it in the end."""
 
-    def __init__(self, project: str, username: str, names: list[str], release: Release, feed: Feed,
-                 connections: ExitStack) -> None:
+    def __init__(self, project: str, username: str, names: list[str], rows: pa.Schema, release: Release,
+                 feed: Feed, connections: ExitStack) -> None:
         self.project, self.username = project, username
         self._release, self._feed, self._connections = release, feed, connections
         self._studies = pa.array(names, pa.string())
-        rows = rows_schema(tuple((n, ()) for n in names), release.people)
-        self._positions = (rows.field("participant").type, rows.field("study").type)
-        self.schema = rows.set(0, rows.field("participant").with_type(pa.dictionary(self._positions[0], pa.string()))).set(
-            1, rows.field("study").with_type(pa.dictionary(self._positions[1], pa.string())))
+        # The feed's positions (``rows``) as dictionaries into the project pseudonyms and the studies.
+        self.schema = rows
+        for i, name in enumerate(("participant", "study")):
+            self.schema = self.schema.set(i, rows.field(name).with_type(pa.dictionary(rows.field(name).type, pa.string())))
         self.rows = 0
         self._seen = np.zeros(len(release.pseudonyms), dtype=bool)
 
@@ -244,7 +244,7 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
                      object_id=project.code, after={"variables": variables, "studies": names,
                                                     "released": len(release.pseudonyms),
                                                     "withheld": release.withheld_opposed})
-        return Extract(project.code, username, names, release, feed, connections)
+        return Extract(project.code, username, names, rows_schema(request, release.people), release, feed, connections)
     except BaseException:
         if feed is not None:
             feed.close()
