@@ -186,8 +186,9 @@ def test_verify_detects_tampering(tp: TrustedParty, make_person) -> None:
     codes = tp.pseudonyms(people, "study:S1", actor="dm")
     assert verify_store(tp).ok
     with tp.engine.begin() as conn:
-        conn.execute(update(pseudonyms).where(pseudonyms.c.pseudonym == codes[0])
-                     .values(pseudonym=codes[1][:-1] + "0"))
+        # Another person's pseudonym with a wrong check character (never its own: the column is unique).
+        forged = codes[1][:-1] + ("1" if codes[1].endswith("0") else "0")
+        conn.execute(update(pseudonyms).where(pseudonyms.c.pseudonym == codes[0]).values(pseudonym=forged))
         a, b = conn.execute(select(identities.c.person_id, identities.c.sealed)).all()
         conn.execute(update(identities).where(identities.c.person_id == a.person_id)
                      .values(sealed=b.sealed))  # a sealed identity moved to another person
