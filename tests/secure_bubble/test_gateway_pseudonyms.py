@@ -7,7 +7,7 @@ or a change made while it was being computed; and it answers only for the same p
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -276,7 +276,7 @@ def test_rows_begun_for_the_last_release_are_dropped_when_the_warehouse_people_c
     fetched: list[int] = []
     released_batches = module.released_batches
 
-    def counted(*args: object) -> Iterator[pa.RecordBatch]:
+    def counted(*args: object) -> Generator[pa.RecordBatch, None, None]:
         fetched.append(1)
         return released_batches(*args)  # type: ignore[arg-type]
 
