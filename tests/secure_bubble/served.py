@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from tornado.web import Application, RequestHandler
 
 from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
-from workbench import accounts
+from tests.secure_bubble.conftest import approve_projects
 from workbench.demo import seed_demo
 from workbench.deposit import deposit_study
-from workbench.governance.models import AccessRequest, Project
+from workbench.governance.models import Project
 from workbench.settings import Settings
 from workbench.storage.base import utcnow
 from workbench.storage.engine import session_scope
@@ -69,26 +69,10 @@ def served_gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
         set_status(s, "DEMO-QOL", "closed", actor="sm")
     with session_scope(op) as s:
         deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
-        accounts.add_user(s, "ana", actor="admin", roles=["researcher:project:P1"])
-        accounts.add_user(s, "bob", actor="admin", roles=["researcher:project:P2", "researcher:project:P3"])
-        request = AccessRequest(requester="ana", title="t", purpose="research", regulatory_ref="MR-004",
-                                funder="public", requester_status="academic", team=["ana"], duration_months=6)
-        s.add(request)
-        s.flush()
-        now = utcnow()
-        s.add_all([
-            Project(code="P1", request_id=request.id, title="QoL", purpose="research", team=["ana"],
-                    approved={"DEMO-QOL": ["phq-9.*", "condition"]}, committee_date=now,
-                    expires_at=now + timedelta(days=30)),
-            Project(code="P2", request_id=request.id, title="Other", purpose="research", team=["bob"],
-                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now, expires_at=now + timedelta(days=30)),
-            Project(code="P3", request_id=request.id, title="Old", purpose="research", team=["bob"],
-                    approved={"DEMO-QOL": ["gad-7.*"]}, committee_date=now - timedelta(days=90),
-                    expires_at=now - timedelta(days=1)),
-        ])
-    tp.open_domain("project:P1", actor="committee")  # done by the deciding committee vote
-    tp.open_domain("project:P2", actor="committee")
-    tp.open_domain("project:P3", actor="committee")
+        approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "condition"]}})
+        approve_projects(s, tp, "bob", {"P2": {"DEMO-QOL": ["gad-7.*"]}, "P3": {"DEMO-QOL": ["gad-7.*"]}})
+        expired = s.execute(select(Project).where(Project.code == "P3")).scalar_one()
+        expired.committee_date, expired.expires_at = utcnow() - timedelta(days=90), utcnow() - timedelta(days=1)
     hub_port, gw_port = _port(), _port()
     loop = asyncio.new_event_loop()
     context = GatewayContext(op, wh, tp, HubTokenValidator(f"http://127.0.0.1:{hub_port}/hub/api",
