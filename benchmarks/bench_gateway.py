@@ -168,6 +168,7 @@ def main() -> None:
             gateway.terminate()
             gateway.wait(10)
         loop.call_soon_threadsafe(loop.stop)
+        wh.dispose()  # the copy; world.close() closes the rest
         world.close()
 
 
