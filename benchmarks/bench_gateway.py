@@ -20,8 +20,9 @@ through the gateway, warehouse pseudonyms directly.
   study column added, ``pd.concat``; its dates come back as ``datetime64`` rather than objects.
 
 The direct paths read a byte-for-byte copy of the warehouse file (DuckDB lets one process open a
-file it may write). Each figure is the best of 5 interleaved runs; the medians are printed too. The
-default 5,500 participants give about 1,000,000 rows (the issue's size).
+file it may write). Each figure is the best of 5 interleaved runs, after one unmeasured run of each;
+the medians are printed too. The default 5,500 participants give about 1,000,000 rows (the
+issue's size).
 
 Two more figures say where the gateway's time goes, against the same Arrow baseline: the same
 extract read as bytes only (the gateway's work and the transfer, no decoding and no pandas), and
@@ -193,7 +194,9 @@ def main() -> None:
                     "bytes": lambda: _bytes_only(gw_port, variables)}
             times: dict[str, list[float]] = {name: [] for name in runs}
             frames: dict[str, Any] = {}  # the frames, and the size of the bytes-only reply
-            for _ in range(5):  # interleaved, best of 5: noise falls on all three
+            for run in runs.values():  # one full-size run of each first, unmeasured: the first ones
+                run()  # fault in fresh memory and fill caches, most of all across two processes
+            for _ in range(5):  # interleaved, best of 5: noise falls on all four
                 for name, run in runs.items():
                     frames.pop(name, None)
                     start = time.perf_counter()
