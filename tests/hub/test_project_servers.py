@@ -24,18 +24,14 @@ from hub.testing import PASSWORD, Fixture, instance_settings, seed, totp_code
 from secure_bubble.access import HubServers, stop_closed_project_spaces
 from secure_bubble.client import Warehouse
 from secure_bubble.committee import access_review
+from tests.demo_study import deposit_demo, empty_warehouse
 from workbench import accounts
 from workbench.audit import AuditEntry
-from workbench.demo import seed_demo
-from workbench.deposit import deposit_study
 from workbench.errors import PermissionDenied
 from workbench.governance.models import AccessRequest, Project
 from workbench.storage import connect, session_scope
 from workbench.storage.base import utcnow
-from workbench.studies.service import set_status
 from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect as connect_warehouse
-from workbench.warehouse import create_schema, load_mini_vocabulary
 
 USER = "researcher.one"
 
@@ -45,16 +41,11 @@ def _bubble_world(fixture: Fixture) -> None:
     cfg = fixture.settings
     init_store(cfg, actor="test")
     tp = open_trusted_party(cfg)
-    wh = connect_warehouse(cfg.warehouse_url)
+    wh = empty_warehouse(cfg.warehouse_url)
     op = connect(cfg.database_url)
     try:
-        create_schema(wh)
-        load_mini_vocabulary(wh)
+        deposit_demo(op, tp, wh, participants=40, seed=5)
         with session_scope(op) as s:
-            seed_demo(s, tp, participants=40, seed=5)
-            set_status(s, "DEMO-QOL", "closed", actor="sm")
-        with session_scope(op) as s:
-            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
             accounts.add_user(s, "researcher.two", actor="test", roles=["researcher:project:P2"])
             for code in ("P1", "P3", "P4"):
                 accounts.grant_role(s, USER, f"researcher:project:{code}", actor="test")

@@ -15,16 +15,12 @@ from sqlalchemy import Engine, select
 from tornado.web import Application, RequestHandler
 
 from secure_bubble.gateway import GatewayContext, HubTokenValidator, make_app
+from tests.demo_study import deposit_demo, empty_warehouse, open_stores
 from tests.secure_bubble.conftest import approve_projects
-from workbench.demo import seed_demo
-from workbench.deposit import deposit_study
 from workbench.governance.models import Project
 from workbench.settings import Settings
 from workbench.storage.base import utcnow
 from workbench.storage.engine import session_scope
-from workbench.studies.service import set_status
-from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
 TOKENS = {
     "tok-ana": {"kind": "user", "name": "ana", "scopes": ["access:services!service=warehouse-gateway"]},
@@ -53,22 +49,10 @@ def _port() -> int:
 def served_gateway(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     """A deposited demo study, three projects (P1 approved, P2 another team's, P3 expired) and the
     gateway serving them in a thread, with a fake hub answering for the tokens."""
-    cfg = Settings(home=tmp_path)
-    from workbench.storage.engine import make_engine
-    from workbench.storage.migrate import upgrade
-
-    op = make_engine(cfg.database_url)
-    upgrade(op)
-    init_store(cfg, actor="test")
-    tp = open_trusted_party(cfg)
-    wh = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    create_schema(wh)
-    load_mini_vocabulary(wh)
+    op, tp = open_stores(Settings(home=tmp_path))
+    wh = empty_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    deposit_demo(op, tp, wh, participants=40, seed=5)
     with session_scope(op) as s:
-        seed_demo(s, tp, participants=40, seed=5)
-        set_status(s, "DEMO-QOL", "closed", actor="sm")
-    with session_scope(op) as s:
-        deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
         approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "condition"]}})
         approve_projects(s, tp, "bob", {"P2": {"DEMO-QOL": ["gad-7.*"]}, "P3": {"DEMO-QOL": ["gad-7.*"]}})
         expired = s.execute(select(Project).where(Project.code == "P3")).scalar_one()

@@ -8,39 +8,33 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from secure_bubble.gateway.extract import extract
+from tests.demo_study import deposit_demo, open_stores
 from tests.secure_bubble.conftest import approve_projects
-from workbench.demo import seed_demo
-from workbench.deposit import deposit_study
 from workbench.errors import PermissionDenied
 from workbench.participants.models import Participant
 from workbench.settings import Settings
-from workbench.storage.engine import make_engine, session_scope
-from workbench.storage.migrate import upgrade
-from workbench.studies.service import set_status
-from workbench.trusted_party import init_store, open_trusted_party
+from workbench.storage.engine import session_scope
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
 def test_demographics_and_arm_when_approved(kind: str, tmp_path: Path, new_warehouse) -> None:  # type: ignore[no-untyped-def]
-    cfg = Settings(home=tmp_path)
-    op = make_engine(cfg.database_url)
-    upgrade(op)
-    init_store(cfg, actor="test")
-    tp = open_trusted_party(cfg)
+    op, tp = open_stores(Settings(home=tmp_path))
     wh = new_warehouse(kind, tmp_path)
+    truth: list[tuple[str, int, str]] = []
+
+    def unrandomise_first(s: Session) -> None:
+        first = s.execute(select(Participant).order_by(Participant.id)).scalars().first()
+        assert first is not None
+        first.arm = None  # never randomised: demographics, no arm
+        people = s.execute(select(Participant)).scalars().all()
+        truth.extend(sorted((str(p.baseline["sex"]), int(p.baseline["birth_year"]), p.arm or "") for p in people))
+
     try:
+        deposit_demo(op, tp, wh, participants=30, seed=8, before_close=unrandomise_first)
         with session_scope(op) as s:
-            seed_demo(s, tp, participants=30, seed=8)
-            first = s.execute(select(Participant).order_by(Participant.id)).scalars().first()
-            assert first is not None
-            first.arm = None  # never randomised: demographics, no arm
-            people = s.execute(select(Participant)).scalars().all()
-            truth = sorted((str(p.baseline["sex"]), int(p.baseline["birth_year"]), p.arm or "") for p in people)
-            set_status(s, "DEMO-QOL", "closed", actor="sm")
-        with session_scope(op) as s:
-            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
             approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "demographics", "arm"]},
                                             "P2": {"DEMO-QOL": ["phq-9.*"]}})
         with session_scope(op) as s:

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
+from tests.demo_study import deposit_demo, open_stores
 from tests.secure_bubble.conftest import approve_projects
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings
@@ -176,24 +177,13 @@ def test_an_erasure_or_a_key_rotation_makes_the_trusted_party_asked_again(change
 def approved_world(kind: str, tmp_path: Path, new_warehouse) -> Iterator[tuple[sa.Engine, TrustedParty, sa.Engine]]:  # type: ignore[no-untyped-def]
     """A deposited demo study and project P1 (ana) approved for its PHQ-9 and demographics:
     the operational store, the trusted party and the warehouse."""
-    from workbench.demo import seed_demo
-    from workbench.deposit import deposit_study
-    from workbench.storage.engine import make_engine, session_scope
-    from workbench.storage.migrate import upgrade
-    from workbench.studies.service import set_status
+    from workbench.storage.engine import session_scope
 
-    cfg = Settings(home=tmp_path)
-    op = make_engine(cfg.database_url)
-    upgrade(op)
-    init_store(cfg, actor="test")
-    tp = open_trusted_party(cfg)
+    op, tp = open_stores(Settings(home=tmp_path))
     wh = new_warehouse(kind, tmp_path)
     try:
+        deposit_demo(op, tp, wh, participants=12, seed=3)
         with session_scope(op) as s:
-            seed_demo(s, tp, participants=12, seed=3)
-            set_status(s, "DEMO-QOL", "closed", actor="sm")
-        with session_scope(op) as s:
-            deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
             approve_projects(s, tp, "ana", {"P1": {"DEMO-QOL": ["phq-9.*", "demographics"]}})
         yield op, tp, wh
     finally:

@@ -22,11 +22,10 @@ from secure_bubble.indicators import (
     suppress_counts,
     visible_studies,
 )
+from tests.demo_study import deposit_demo, empty_warehouse
 from workbench import accounts
 from workbench.accounts import get_user
 from workbench.audit import AuditEntry
-from workbench.demo import seed_demo
-from workbench.deposit import deposit_study
 from workbench.errors import NotFoundError, PermissionDenied
 from workbench.governance.models import AccessRequest, Project
 from workbench.settings import Settings
@@ -34,9 +33,7 @@ from workbench.storage.base import utcnow
 from workbench.storage.engine import make_engine, session_scope
 from workbench.studies import service as studies
 from workbench.studies.models import Study, StudySite
-from workbench.studies.service import set_status
 from workbench.trusted_party import init_store, open_trusted_party
-from workbench.warehouse import connect, create_schema, load_mini_vocabulary
 
 
 @dataclass
@@ -55,14 +52,9 @@ def world(store_url: str, tmp_path: Path) -> Iterator[World]:
     op = make_engine(store_url)
     init_store(cfg, actor="test")
     tp = open_trusted_party(cfg)
-    wh = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    create_schema(wh)
-    load_mini_vocabulary(wh)
+    wh = empty_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    deposit_demo(op, tp, wh, participants=30, seed=11)
     with session_scope(op) as s:
-        seed_demo(s, tp, participants=30, seed=11)
-        set_status(s, "DEMO-QOL", "closed", actor="sm")
-    with session_scope(op) as s:
-        deposit_study(s, tp, wh, "DEMO-QOL", actor="steward")
         other = studies.create_study(s, "OTHER-1", "Another sponsor's study", actor="t", sponsor="Other")
         other.status = "deposited"
         demo = s.execute(select(Study).where(Study.code == "DEMO-QOL")).scalar_one()
