@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,11 +168,13 @@ class ExtractHandler(RequestHandler):
             await loop.run_in_executor(None, self._end, stream.opened, complete)
 
     async def _send(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> bool:
-        """Send the batches as they come; ``True`` if the whole stream went out.
+        """Send the batches as they come; ``True`` once every byte of the stream has been handed
+        to the connection (written to the socket, not merely queued).
 
         To an HTTP/1.1 client (Tornado then announces chunks) each batch is one chunk, framed here
         and written to the connection's stream: Tornado's own framing would copy every piece into
-        a new bytes object. Tornado ends the chunks itself on ``finish``.
+        a new bytes object. Tornado ends the chunks itself on ``finish``. Whether the client has
+        closed its end is no measure: a client that has read the whole stream closes at once.
         """
         connection = self.request.connection
         socket_stream = getattr(connection, "stream", None)
@@ -180,6 +183,7 @@ class ExtractHandler(RequestHandler):
         if chunked:
             await self.flush()  # the headers
         held: list[bytes | memoryview] = []
+        written: Awaitable[None] | None = None  # the last write: done once all before it is written
         try:
             while not stream.ended:
                 pieces, size = await loop.run_in_executor(None, stream.next)
@@ -189,12 +193,12 @@ class ExtractHandler(RequestHandler):
                     held += pieces
                 elif socket_stream is None:
                     for piece in pieces:
-                        connection.write(piece)  # type: ignore[arg-type]
+                        written = connection.write(piece)  # type: ignore[arg-type]
                 elif size:
                     socket_stream.write(b"%x\r\n" % size)
                     for piece in pieces:  # queued at once: large pieces stay views, not copies
                         socket_stream.write(piece)
-                    socket_stream.write(b"\r\n")
+                    written = socket_stream.write(b"\r\n")
         except StreamClosedError:
             return False  # the client went away while a batch was queued
         except Exception as exc:
@@ -204,16 +208,18 @@ class ExtractHandler(RequestHandler):
             if socket_stream is not None:
                 socket_stream.close()
             return False
-        if not chunked:
-            self.set_header("Content-Length", str(sum(len(p) for p in held)))
-            await self.flush()
-            for piece in held:
-                connection.write(piece)  # type: ignore[arg-type]
         try:
+            if not chunked:
+                self.set_header("Content-Length", str(sum(len(p) for p in held)))
+                await self.flush()
+                for piece in held:
+                    written = connection.write(piece)  # type: ignore[arg-type]
+            if written is not None:
+                await written
             await self.finish()
         except StreamClosedError:
             return False
-        return socket_stream is None or not socket_stream.closed()
+        return True
 
     def _audit_unauthenticated(self, exc: AuthError) -> None:
         with session_scope(self.context.operational) as session:

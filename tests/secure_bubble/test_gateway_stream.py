@@ -90,6 +90,20 @@ def _entries(op: Engine, after: int, *, ended: bool = True) -> list[tuple[str, d
     raise AssertionError(f"no closing entry: {entries}")
 
 
+def _ended(op: Engine, after: int, n: int) -> list[int]:
+    """The numbers of the ``n`` closing entries written after ``after``, waited for (each follows
+    its extract's last bytes by a moment)."""
+    for _ in range(200):
+        with session_scope(op) as s:
+            seqs = list(s.execute(sa.select(audit.AuditEntry.seq).where(
+                audit.AuditEntry.seq > after, audit.AuditEntry.action == "gateway.extract.end")
+                .order_by(audit.AuditEntry.seq)).scalars())
+        if len(seqs) >= n:
+            return seqs
+        time.sleep(0.05)
+    raise AssertionError(f"{len(seqs)} closing entries, not {n}")
+
+
 def _post(url: str, *, version: int = 11) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -181,3 +195,39 @@ def test_a_client_that_leaves_mid_stream_is_audited_incomplete(stream_gateway: t
     entries = _entries(op, before)
     assert entries[-1][0] == "gateway.extract.end" and entries[-1][1]["complete"] is False
 
+
+
+def test_extracts_at_the_same_time_each_get_their_own_rows_and_entries(stream_gateway: tuple[str, Engine],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Researchers of two projects extracting at once: every client gets what it gets alone, each
+    extract has its two entries, and the audit chain stays whole."""
+    url, op = stream_gateway
+    monkeypatch.setattr(gateway_rows, "BATCH_ROWS", 50)  # many batches, so the streams interleave
+    asks = {"tok-ana": ("P1", ["phq-9.*", "condition"]), "tok-bob": ("P2", ["gad-7.*"])}
+    before = _seq(op)
+    alone = {token: Warehouse(project, url=url, token=token).extract(variables)
+             for token, (project, variables) in asks.items()}
+    before = _ended(op, before, 2)[-1]  # their closing entries written too
+    got: dict[int, Any] = {}
+
+    def run(i: int, token: str) -> None:
+        project, variables = asks[token]
+        got[i] = Warehouse(project, url=url, token=token).extract(variables)
+
+    threads = [threading.Thread(target=run, args=(i, token)) for i, token in enumerate(["tok-ana", "tok-bob"] * 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(got) == list(range(6))
+    for i, frame in got.items():
+        expected = alone[["tok-ana", "tok-bob"][i % 2]]
+        assert sorted(map(str, frame.itertuples(index=False))) == sorted(map(str, expected.itertuples(index=False)))
+    _ended(op, before, 6)
+    entries = _entries(op, before, ended=False)
+    opened = [after for action, after in entries if action == "gateway.extract"]
+    ended = [after for action, after in entries if action == "gateway.extract.end"]
+    assert len(opened) == 6 and len(ended) == 6 and all(e["complete"] for e in ended)
+    assert sorted(e["rows"] for e in ended) == sorted(len(f) for f in got.values())
+    with session_scope(op) as s:
+        assert audit.verify_chain(s).ok
