@@ -1,11 +1,13 @@
-"""Project pseudonyms for an extract, kept between extracts while the trusted party is unchanged.
+"""Project pseudonyms for an extract, kept between extracts while nothing could have changed them.
 
 Translating a study's people into a project's pseudonyms is most of the gateway's own work on a
 large extract, and a project asks for the same people again and again. The trusted party audits
 every change it makes (an opposition filed or lifted, an identity erased, a pseudonym issued, a
-domain closed, a key rotated), so the sequence number of its audit chain tells whether anything
-that could change a translation happened since. A kept translation is used only while that number
-is the one it was taken at; any change anywhere in the trusted party drops it.
+domain opened or closed, a key rotated), so its audit chain tells whether anything that could
+change a translation happened since one was taken. A kept translation is used only while every
+entry since is one the trusted party says cannot change it (``project_translations_hold``: another
+project's translation, a read of oppositions); anything else drops it. So extracts of several
+projects at once do not drop each other's translations.
 
 What is kept: for a few (project, people) pairs, warehouse pseudonym → project pseudonym, in the
 gateway's memory only (never written, never logged), which is what every extract computes anyway;
@@ -65,32 +67,29 @@ class ProjectPseudonyms:
 
     def translate(self, tp: TrustedParty, codes: Sequence[str], project: str, *, actor: str) -> Translation:
         """``tp.translate(codes, "warehouse", "project:<project>")``, from memory when still valid."""
-        return self._translate(tp, codes, project, actor, tp.audit_seq())[1]
+        return self._translate(tp, codes, project, actor)[1]
 
     def latest(self, tp: TrustedParty, project: str, studies: Sequence[str]) -> Release | None:
-        """The release last made to ``project`` for ``studies``, if the trusted party is unchanged
-        since: a guess to start the rows with, worth only what ``release`` then confirms."""
-        seq = tp.audit_seq()
+        """The release last made to ``project`` for ``studies``, if nothing since could change it:
+        a guess to start the rows with, worth only what ``release`` then confirms."""
         with self._lock:
             latest = self._latest.get((project, tuple(studies)))
             kept = self._released.get(latest[1]) if latest is not None else None
-            return kept[1] if kept is not None and kept[0] == seq else None
+        return self._holding(tp, self._released, latest[1], kept) if latest is not None else None
 
     def release(self, tp: TrustedParty, people: pa.Table, project: str, *, actor: str,
                 studies: Sequence[str] = ()) -> Release:
         """The release of ``people`` (``person_id``, ``code``: the studies' people as the warehouse
-        knows them) to ``project``, from memory while the trusted party and the people are the same
-        (then the very object kept, also the one ``latest(tp, project, studies)`` gives)."""
+        knows them) to ``project``, from memory while it holds and the people are the same (then
+        the very object kept, also the one ``latest(tp, project, studies)`` gives)."""
         key = (project, _digest(people))
         self._keep(self._latest, (project, tuple(studies)), 0, key)
-        seq = tp.audit_seq()
         with self._lock:
             kept = self._released.get(key)
-            if kept is not None and kept[0] == seq:
-                self._released.move_to_end(key)
-                return kept[1]
+        if (held := self._holding(tp, self._released, key, kept)) is not None:
+            return held
         codes = sorted(set(people.column("code").to_pylist()))
-        valid, translation = self._translate(tp, codes, project, actor, seq)
+        valid, translation = self._translate(tp, codes, project, actor)
         # Withheld people (opposed to reuse, or unknown) have no pseudonym and are not released.
         given = [(code, p) for code, p in zip(codes, translation.pseudonyms, strict=True) if p is not None]
         slot = pc.index_in(people.column("code"), value_set=pa.array([c for c, _p in given], pa.string()))
@@ -101,21 +100,37 @@ class ProjectPseudonyms:
         self._keep(self._released, key, valid, release)
         return release
 
-    def _translate(self, tp: TrustedParty, codes: Sequence[str], project: str, actor: str,
-                   seq: int) -> tuple[int, Translation]:
-        """The translation and the chain number under which it stays valid; ``seq`` was read before."""
+    def _translate(self, tp: TrustedParty, codes: Sequence[str], project: str, actor: str) -> tuple[int, Translation]:
+        """The translation and the chain number as of which it holds."""
         key = (project, hashlib.sha256("\n".join(codes).encode()).digest())
         with self._lock:
             kept = self._kept.get(key)
-            if kept is not None and kept[0] == seq:
-                self._kept.move_to_end(key)
-                return kept
+        if kept is not None and self._holding(tp, self._kept, key, kept) is not None:
+            with self._lock:
+                return self._kept.get(key, kept)
+        # Kept under the number read before asking: whatever is audited from then on, this
+        # translation's own entry and any change made while it ran, is checked before it is reused.
+        seq = tp.audit_seq()
         translation = tp.translate(codes, "warehouse", f"project:{project}", actor=actor,
                                    reason=f"extract for {project}")
-        # Kept under the number the chain shows if this translation's own audit entry is the only
-        # one since ``seq``: any other change, even one made while it ran, leaves it unused.
-        self._keep(self._kept, key, seq + 1, translation)
-        return seq + 1, translation
+        self._keep(self._kept, key, seq, translation)
+        return seq, translation
+
+    def _holding(self, tp: TrustedParty, kept: OrderedDict[K, tuple[int, V]], key: K,
+                 entry: tuple[int, V] | None) -> V | None:
+        """``entry``'s value if nothing audited since its number could change it (then kept under
+        the newest number checked, so the next check starts there); ``None`` otherwise."""
+        if entry is None:
+            return None
+        now = tp.audit_seq()
+        held = now if now == entry[0] else tp.project_translations_hold(entry[0])
+        if held is None:
+            return None
+        with self._lock:
+            if kept.get(key) is entry:
+                kept[key] = (held, entry[1])
+                kept.move_to_end(key)
+        return entry[1]
 
     def _keep(self, kept: OrderedDict[K, tuple[int, V]], key: K, seq: int, value: V) -> None:
         with self._lock:

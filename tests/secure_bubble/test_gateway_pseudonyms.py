@@ -72,6 +72,43 @@ def test_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedPart
     assert not set(other.pseudonyms) & set(first.pseudonyms) and _translations(tp) == 3  # own domain
 
 
+def test_kept_while_other_projects_translate_and_read_oppositions(tp: TrustedParty) -> None:
+    """Extracts of several projects at once: one project's translation does not drop another's."""
+    codes = _people(tp, 4)
+    tp.open_domain("project:P1", actor="committee")
+    tp.open_domain("project:P2", actor="committee")
+    kept = ProjectPseudonyms()
+    first = kept.translate(tp, codes, "P1", actor="ana")
+    people = kept.release(tp, _warehouse(codes), "P2", actor="bob")
+    tp.opposed(codes, "warehouse", actor="dpo")
+    asked = _translations(tp)
+    assert kept.translate(tp, codes, "P1", actor="ana") == first and _translations(tp) == asked
+    assert kept.release(tp, _warehouse(codes), "P2", actor="bob") is people and _translations(tp) == asked
+    assert kept.latest(tp, "P2", ()) is people
+
+
+@pytest.mark.parametrize("change", ["a deposit's pseudonyms", "a project domain opened", "past the look"])
+def test_any_other_entry_drops_what_was_kept(change: str, tp: TrustedParty) -> None:
+    codes = _people(tp, 3)
+    tp.open_domain("project:P1", actor="committee")
+    tp.open_domain("project:P2", actor="committee")
+    kept = ProjectPseudonyms()
+    first = kept.translate(tp, codes, "P1", actor="ana")
+    if change == "a deposit's pseudonyms":  # new warehouse pseudonyms: codes unknown before may be known now
+        tp.open_domain("study:S1", actor="committee")
+        study = tp.pseudonyms([tp.register_person(Identity("Eve", "Roe", date(1970, 2, 2)), actor="t").person],
+                              "study:S1", actor="t")
+        tp.translate(study, "study:S1", "warehouse", actor="steward")
+    elif change == "a project domain opened":
+        tp.open_domain("project:P3", actor="committee")
+    else:
+        for _ in range(201):
+            tp.translate(codes[:1], "warehouse", "project:P2", actor="bob")
+    asked = _translations(tp)
+    assert kept.translate(tp, codes, "P1", actor="ana").pseudonyms == first.pseudonyms
+    assert _translations(tp) == asked + 1  # the same pseudonyms, from the trusted party
+
+
 def test_an_opposition_filed_or_lifted_drops_what_was_kept(tp: TrustedParty) -> None:
     codes = _people(tp, 3)
     tp.open_domain("project:P1", actor="committee")

@@ -380,3 +380,25 @@ def test_rectification_audits_field_names_not_values(tp: TrustedParty, make_pers
     with pytest.raises(ConflictError, match="exactly this identity"):
         tp.update_identity(other, "study:S1", make_person("Rose", "Blanc"), actor="dm",
                            reason="typo")
+
+
+def test_project_translations_hold_through_other_projects_and_reads_only(tp: TrustedParty, make_person) -> None:
+    """What the gateway asks before reusing a kept translation, on each store."""
+    people = [r.person for r in tp.register_people(
+        [make_person(f"H{i}", f"N{i}", date(1970, 1, 1 + i)) for i in range(3)], actor="i")]
+    study = tp.pseudonyms(people, "study:S1", actor="dm")
+    codes = [c for c in tp.translate(study, "study:S1", "warehouse", actor="deposit").pseudonyms if c]
+    tp.open_domain("project:1", actor="committee")
+    tp.open_domain("project:2", actor="committee")
+    start = tp.audit_seq()
+    assert tp.project_translations_hold(start) == start  # nothing since
+    tp.translate(codes, "warehouse", "project:2", actor="gateway")
+    tp.opposed(codes, "warehouse", actor="gateway")
+    assert tp.project_translations_hold(start) == tp.audit_seq() == start + 2
+    assert tp.project_translations_hold(start, look=1) is None  # more entries than it may look at
+    for change in (lambda: tp.set_opposition(codes[0], "warehouse", opposed=True, actor="dpo", reason="r"),
+                   lambda: tp.translate(study, "study:S1", "warehouse", actor="deposit"),
+                   lambda: tp.open_domain("project:3", actor="committee")):
+        seq = tp.audit_seq()
+        change()
+        assert tp.audit_seq() > seq and tp.project_translations_hold(seq) is None

@@ -218,6 +218,28 @@ class TrustedParty:
         with self.engine.connect() as conn:
             return int(conn.execute(select(audit.AuditHead.seq).where(audit.AuditHead.id == 1)).scalar() or 0)
 
+    def project_translations_hold(self, seq: int, *, look: int = 200) -> int | None:
+        """The number of the last audit entry if nothing audited after entry ``seq`` can change
+        what a warehouse → project translation gives; ``None`` otherwise, or past ``look`` entries.
+
+        Only two actions cannot: a translation into a project domain (it issues that project's
+        pseudonyms, never to anyone withheld, and adds no warehouse pseudonym) and a read of
+        oppositions. So the gateway's kept translations outlive other projects' extracts, and
+        anything else (an opposition, an erasure, a deposit's pseudonyms, a domain opened or
+        closed, a key rotated) still drops them.
+        """
+        with self.engine.connect() as conn:
+            after = conn.execute(select(audit.AuditEntry.seq, audit.AuditEntry.action, audit.AuditEntry.object_id)
+                                 .where(audit.AuditEntry.seq > seq).order_by(audit.AuditEntry.seq)
+                                 .limit(look + 1)).all()
+        if len(after) > look:
+            return None
+        for _n, action, object_id in after:
+            if not (action == "ttp.opposition.read"
+                    or (action == "ttp.translate" and object_id.startswith("warehouse -> project:"))):
+                return None
+        return after[-1][0] if after else seq
+
     # -- opposition ----------------------------------------------------------------------
     def set_opposition(self, code: str, domain: str, *, opposed: bool, actor: str,
                        reason: str, on: date | None = None) -> None:
