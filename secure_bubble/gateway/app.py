@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,25 @@ STATUS = {AuthError: 401, PermissionDenied: 403, NotFoundError: 404, ValidationE
 
 @dataclass
 class GatewayContext:
+    """What the gateway serves from. At most ``max_extracts`` extracts are opened or streamed at a
+    time (others wait their turn, unaudited until then): each holds up to two warehouse connections
+    while it opens and one while it streams (SQLAlchemy's default pool has 15), and one of
+    ``threads`` at a time for its blocking steps, so no extract waits on a connection or a thread
+    another one needs to finish."""
+
     operational: sa.Engine
     warehouse: sa.Engine
     trusted_party: TrustedParty
     tokens: HubTokenValidator
     pseudonyms: ProjectPseudonyms = field(default_factory=ProjectPseudonyms)
     withdrawals: WithdrawalSync = field(default_factory=WithdrawalSync)
+    max_extracts: int = 6
+    threads: ThreadPoolExecutor = field(init=False)
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.threads = ThreadPoolExecutor(self.max_extracts, thread_name_prefix="gateway")
+        self.slots = asyncio.Semaphore(self.max_extracts)
 
 
 class _Pieces:
@@ -146,12 +160,16 @@ class ExtractHandler(RequestHandler):
             opened.close()
 
     async def post(self) -> None:
-        loop = asyncio.get_running_loop()
+        async with self.context.slots:
+            await self._extract()
+
+    async def _extract(self) -> None:
+        loop, threads = asyncio.get_running_loop(), self.context.threads
         try:
             body = json.loads(self.request.body or b"{}")
             if not isinstance(body, dict):
                 raise ValidationError("the body must be a JSON object", where="request body")
-            stream = await loop.run_in_executor(None, self._open, self._token(), body)
+            stream = await loop.run_in_executor(threads, self._open, self._token(), body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._error(400, "the body is not JSON")
             return
@@ -165,7 +183,7 @@ class ExtractHandler(RequestHandler):
         try:
             complete = await self._send(loop, stream)
         finally:
-            await loop.run_in_executor(None, self._end, stream.opened, complete)
+            await loop.run_in_executor(threads, self._end, stream.opened, complete)
 
     async def _send(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> bool:
         """Send the batches as they come; ``True`` once every byte of the stream has been handed
@@ -186,7 +204,7 @@ class ExtractHandler(RequestHandler):
         written: Awaitable[None] | None = None  # the last write: done once all before it is written
         try:
             while not stream.ended:
-                pieces, size = await loop.run_in_executor(None, stream.next)
+                pieces, size = await loop.run_in_executor(self.context.threads, stream.next)
                 if socket_stream is not None and socket_stream.closed():
                     return False  # the client went away; the rest is not read
                 if not chunked:

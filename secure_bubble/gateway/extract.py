@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
@@ -207,35 +206,35 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
     """Check and audit an extract and start its rows; the caller commits ``session`` before it
     takes the first batch, so the audit entry exists before any row leaves.
 
-    The studies' people are translated into project pseudonyms first (once, by the trusted party,
-    or from ``pseudonyms`` while the trusted party is unchanged); only those released are joined
-    to the rows, so withheld people's rows are never fetched. Withdrawals recorded in the studies
-    since their deposit are passed on to the trusted party first (``withdrawals``, or a fresh
-    ``WithdrawalSync``). The audit entry names the variables, the studies, how many people were
-    released and how many withheld for an opposition; ``Extract.record_end`` adds what was taken.
+    ``session`` is committed once the approval is checked and the studies' withdrawals are passed
+    on to the trusted party (``withdrawals``, or a fresh ``WithdrawalSync``): no transaction of the
+    operational store stays open while the warehouse and the trusted party work (on SQLite it
+    would hold the store's write lock, and extracts at once would wait on each other). Then the
+    studies' people are translated into project pseudonyms (once, by the trusted party, or from
+    ``pseudonyms`` while that still holds); only those released are joined to the rows, so withheld
+    people's rows are never fetched. The audit entry names the variables, the studies, how many
+    people were released and how many withheld for an opposition; ``Extract.record_end`` adds
+    what was taken.
     """
     project = approved_project(session, project_code, username)
     wanted = _allowed(project, variables)
     names = sorted(wanted)
     request = tuple((study, tuple(wanted[study])) for study in names)
+    (withdrawals or WithdrawalSync()).sync(session, tp, names)
+    session.commit()
     kept = pseudonyms or ProjectPseudonyms()
     connections = ExitStack()
     feed: Feed | None = None
     try:
         conn = connections.enter_context(warehouse.connect())
-        with warehouse.connect() as other, ThreadPoolExecutor(1, thread_name_prefix="gateway") as pool:
-            # First the rows are begun for the release last made for these studies, if the trusted
-            # party is unchanged since (no one withheld since is in it); they are kept only if the
-            # people read and the withdrawals passed on give that very release (the trusted party
-            # still unchanged after them), and begun again for the release they give otherwise.
+        with warehouse.connect() as other:
+            # The rows are begun for the release last made for these studies, if it still holds;
+            # they are kept only if the studies' people, read meanwhile on another connection,
+            # give that very release, and begun again for the release they give otherwise.
             guess = kept.latest(tp, project.code, names)
             feed = Feed(released_batches(conn, request, _by_person_id, guess.people)) if guess else None
-            # Meanwhile the studies' people are read from the warehouse (DuckDB lets go of the
-            # interpreter) and their withdrawals passed on to the trusted party; both before anyone
-            # is translated.
-            people = pool.submit(study_people, other, names)
-            (withdrawals or WithdrawalSync()).sync(session, tp, names)
-            release = kept.release(tp, people.result(), project.code, actor=username, studies=names)
+            people = study_people(other, names)
+        release = kept.release(tp, people, project.code, actor=username, studies=names)
         if feed is None or release is not guess:
             if feed is not None:
                 feed.close()  # the connection is free again (its rows are dropped)
@@ -256,8 +255,9 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
             variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
             withdrawals: WithdrawalSync | None = None) -> pa.Table:
     """The whole extract as one table (participant, study, event, date, variable, value, text),
-    both audit entries in the caller's transaction: for use inside the trusted zone (tests, tools);
-    the gateway streams ``open_extract``'s batches instead.
+    both audit entries in the caller's transaction (``session`` is committed once on the way, as
+    ``open_extract`` says): for use inside the trusted zone (tests, tools); the gateway streams
+    ``open_extract``'s batches instead.
 
     ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
     """

@@ -199,9 +199,13 @@ def test_a_client_that_leaves_mid_stream_is_audited_incomplete(stream_gateway: t
 
 def test_extracts_at_the_same_time_each_get_their_own_rows_and_entries(stream_gateway: tuple[str, Engine],
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Researchers of two projects extracting at once: every client gets what it gets alone, each
-    extract has its two entries, and the audit chain stays whole."""
+    """Researchers of two projects extracting at once, more extracts than the gateway serves at a
+    time and than the warehouse pool has connections: every client gets what it gets alone, each
+    extract has its two entries, and the audit chain stays whole (24 at once used to hit SQLite's
+    lock timeout: each opening held the operational store's write lock while it waited on the
+    warehouse pool, which streams needing that lock to end held)."""
     url, op = stream_gateway
+    many = 24
     monkeypatch.setattr(gateway_rows, "BATCH_ROWS", 50)  # many batches, so the streams interleave
     asks = {"tok-ana": ("P1", ["phq-9.*", "condition"]), "tok-bob": ("P2", ["gad-7.*"])}
     before = _seq(op)
@@ -214,20 +218,20 @@ def test_extracts_at_the_same_time_each_get_their_own_rows_and_entries(stream_ga
         project, variables = asks[token]
         got[i] = Warehouse(project, url=url, token=token).extract(variables)
 
-    threads = [threading.Thread(target=run, args=(i, token)) for i, token in enumerate(["tok-ana", "tok-bob"] * 3)]
+    threads = [threading.Thread(target=run, args=(i, token)) for i, token in enumerate(["tok-ana", "tok-bob"] * (many // 2))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert sorted(got) == list(range(6))
+    assert sorted(got) == list(range(many))
     for i, frame in got.items():
         expected = alone[["tok-ana", "tok-bob"][i % 2]]
         assert sorted(map(str, frame.itertuples(index=False))) == sorted(map(str, expected.itertuples(index=False)))
-    _ended(op, before, 6)
+    _ended(op, before, many)
     entries = _entries(op, before, ended=False)
     opened = [after for action, after in entries if action == "gateway.extract"]
     ended = [after for action, after in entries if action == "gateway.extract.end"]
-    assert len(opened) == 6 and len(ended) == 6 and all(e["complete"] for e in ended)
+    assert len(opened) == many and len(ended) == many and all(e["complete"] for e in ended)
     assert sorted(e["rows"] for e in ended) == sorted(len(f) for f in got.values())
     with session_scope(op) as s:
         assert audit.verify_chain(s).ok
