@@ -11,8 +11,10 @@ ends without its last chunk, so no client takes it for whole).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +46,12 @@ log = logging.getLogger(__name__)
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 STATUS = {AuthError: 401, PermissionDenied: 403, NotFoundError: 404, ValidationError: 400}
+# Batches queued on a connection at most (~5 MB each): the next waits until the client has read
+# the oldest, so a slow reader costs the gateway a few batches of memory, not a whole extract.
+QUEUED_BATCHES = 2
+# How long a queued batch may wait for the client to read it before the stream is dropped and
+# its place freed for someone else (recorded incomplete).
+WRITE_TIMEOUT = 120.0
 
 
 @dataclass
@@ -192,7 +200,9 @@ class ExtractHandler(RequestHandler):
         To an HTTP/1.1 client (Tornado then announces chunks) each batch is one chunk, framed here
         and written to the connection's stream: Tornado's own framing would copy every piece into
         a new bytes object. Tornado ends the chunks itself on ``finish``. Whether the client has
-        closed its end is no measure: a client that has read the whole stream closes at once.
+        closed its end is no measure: a client that has read the end-of-stream mark closes at once,
+        often before the last (empty) chunk. At most ``QUEUED_BATCHES`` batches wait on the
+        connection; a client that reads none for ``WRITE_TIMEOUT`` seconds is dropped.
         """
         connection = self.request.connection
         socket_stream = getattr(connection, "stream", None)
@@ -201,7 +211,7 @@ class ExtractHandler(RequestHandler):
         if chunked:
             await self.flush()  # the headers
         held: list[bytes | memoryview] = []
-        written: Awaitable[None] | None = None  # the last write: done once all before it is written
+        queued: deque[Awaitable[None]] = deque()  # each batch's last write, done once it is written
         try:
             while not stream.ended:
                 pieces, size = await loop.run_in_executor(self.context.threads, stream.next)
@@ -209,16 +219,25 @@ class ExtractHandler(RequestHandler):
                     return False  # the client went away; the rest is not read
                 if not chunked:
                     held += pieces
-                elif socket_stream is None:
-                    for piece in pieces:
-                        written = connection.write(piece)  # type: ignore[arg-type]
+                elif socket_stream is None and pieces:
+                    for piece in pieces[:-1]:
+                        connection.write(piece)  # type: ignore[arg-type]
+                    queued.append(connection.write(pieces[-1]))  # type: ignore[arg-type]
                 elif size:
                     socket_stream.write(b"%x\r\n" % size)
                     for piece in pieces:  # queued at once: large pieces stay views, not copies
                         socket_stream.write(piece)
-                    written = socket_stream.write(b"\r\n")
+                    queued.append(socket_stream.write(b"\r\n"))
+                while len(queued) > QUEUED_BATCHES:  # the client reads slower than rows come
+                    await asyncio.wait_for(asyncio.shield(queued.popleft()), WRITE_TIMEOUT)
         except StreamClosedError:
             return False  # the client went away while a batch was queued
+        except TimeoutError:
+            log.warning("extract for project %s dropped: the client read nothing for %.0f s",
+                        stream.opened.project, WRITE_TIMEOUT)
+            if socket_stream is not None:
+                socket_stream.close()
+            return False
         except Exception as exc:
             # The error's kind only: its message may quote a value from the rows. The client sees
             # the stream break off (no last chunk).
@@ -231,12 +250,19 @@ class ExtractHandler(RequestHandler):
                 self.set_header("Content-Length", str(sum(len(p) for p in held)))
                 await self.flush()
                 for piece in held:
-                    written = connection.write(piece)  # type: ignore[arg-type]
-            if written is not None:
-                await written
-            await self.finish()
+                    queued.append(connection.write(piece))  # type: ignore[arg-type]
+            if queued:
+                await asyncio.wait_for(asyncio.shield(queued[-1]), WRITE_TIMEOUT)
         except StreamClosedError:
             return False
+        except TimeoutError:
+            if socket_stream is not None:
+                socket_stream.close()
+            return False
+        # Every byte of the extract, its end-of-stream mark included, is written; a client that has
+        # read the mark may leave before the last chunk.
+        with contextlib.suppress(StreamClosedError):
+            await self.finish()
         return True
 
     def _audit_unauthenticated(self, exc: AuthError) -> None:

@@ -64,6 +64,16 @@ def test_a_feed_closed_early_stops_its_query_and_cleans_up() -> None:
     assert log[-1] == "cleaned up" and len(log) < 10**6  # stopped, on its own thread
 
 
+def test_a_feed_holds_a_few_batches_at_most_while_no_one_takes() -> None:
+    log: list[str] = []
+    feed = Feed(_batches(10**9, log), most=3)
+    time.sleep(0.3)
+    assert len(log) <= 4  # three held and one in hand, waiting for room
+    assert [feed.take().column(0)[0].as_py() for _ in range(5)] == list(range(5))  # type: ignore[union-attr]
+    feed.close()
+    assert log[-1] == "cleaned up"
+
+
 @pytest.fixture(scope="module")
 def stream_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     with served_gateway(tmp_path_factory.mktemp("stream")) as served:
@@ -235,3 +245,28 @@ def test_extracts_at_the_same_time_each_get_their_own_rows_and_entries(stream_ga
     assert sorted(e["rows"] for e in ended) == sorted(len(f) for f in got.values())
     with session_scope(op) as s:
         assert audit.verify_chain(s).ok
+
+
+def test_a_client_that_stops_reading_holds_a_few_batches_then_is_dropped(stream_gateway: tuple[str, Engine],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backpressure: the gateway queues a few batches for a client that reads nothing, not the
+    whole extract, and drops the stream once the oldest has waited its time (recorded incomplete)."""
+    url, op = stream_gateway
+    monkeypatch.setattr(gateway_app, "WRITE_TIMEOUT", 1.0)
+    taken: list[int] = []
+
+    def big(self: gateway_app._Stream) -> tuple[list[bytes | memoryview], int]:
+        taken.append(1)  # a batch larger than the sockets' buffers, and no end to them
+        return [bytes(16 << 20)], 16 << 20
+
+    monkeypatch.setattr(gateway_app._Stream, "next", big)
+    before = _seq(op)
+    conn, reply = _post(url)  # headers read, then nothing
+    assert reply.status == 200
+    entries = _entries(op, before)
+    assert entries[-1][0] == "gateway.extract.end" and entries[-1][1]["complete"] is False
+    assert len(taken) <= gateway_app.QUEUED_BATCHES + 2
+    with pytest.raises(http.client.HTTPException):
+        while reply.read(1 << 20):
+            pass
+    conn.close()
