@@ -1,11 +1,15 @@
 """Who is calling: a JupyterHub API token checked against the hub's REST API, over HTTP.
 
-Asking the hub (``GET /hub/api/user``) keeps this package free of any Jupyter import; results
-are cached for a few seconds so a burst of requests costs one round trip.
+Asking the hub (``GET /hub/api/user``) keeps this package free of any Jupyter import; answers
+are cached for a few seconds so a burst of requests costs one round trip. The cache is keyed by
+the token's SHA-256, not the token, and holds ``most`` answers at the most (the expired ones go
+first, then the oldest): a gateway that runs for months does not collect every token it saw.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -23,16 +27,20 @@ class Caller:
 
 
 class HubTokenValidator:
-    def __init__(self, hub_api_url: str, *, service: str, ttl: float = 30.0, timeout: float = 5.0) -> None:
+    def __init__(self, hub_api_url: str, *, service: str, ttl: float = 30.0, timeout: float = 5.0,
+                 most: int = 4096) -> None:
         self.hub_api_url = hub_api_url.rstrip("/")
-        self.service, self.ttl, self.timeout = service, ttl, timeout
-        self._cache: dict[str, tuple[float, Caller]] = {}
+        self.service, self.ttl, self.timeout, self.most = service, ttl, timeout, most
+        self._cache: dict[bytes, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
 
     def caller(self, token: str) -> Caller:
         """The token's user, if the token may use this service; AuthError / PermissionDenied otherwise."""
         if not token:
             raise AuthError("no token")
-        hit = self._cache.get(token)
+        key = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
         try:
@@ -52,5 +60,16 @@ class HubTokenValidator:
         if not scopes & allowed:
             raise PermissionDenied(f"this token is not scoped for the {self.service} service")
         caller = Caller(model["name"], scopes)
-        self._cache[token] = (time.monotonic() + self.ttl, caller)
+        self._keep(key, caller)
         return caller
+
+    def _keep(self, key: bytes, caller: Caller) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._cache.pop(key, None)
+            if len(self._cache) >= self.most:
+                for stale in [k for k, (until, _c) in self._cache.items() if until <= now]:
+                    del self._cache[stale]
+                while len(self._cache) >= self.most:
+                    del self._cache[next(iter(self._cache))]  # the oldest answer
+            self._cache[key] = (now + self.ttl, caller)
