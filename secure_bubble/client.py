@@ -1,9 +1,11 @@
 """The researcher's only data path in the bubble: the warehouse gateway, with the server's token.
 
-    from secure_bubble.client import Warehouse
+    from secure_bubble.client import Cohort, Demographics, ScoreAt, Warehouse
     wh = Warehouse("P2026-0001")            # token and URL come from the server's environment
     scores = wh.extract(["qlq-c30.*"])      # a pandas DataFrame, project pseudonyms only
     people = wh.extract(["demographics", "arm"])  # sex, birth year, arm: if the project was approved for them
+    women = Cohort("women_depressed", (Demographics(sex="female"), ScoreAt("LOINC:44261-6", "BL", low=10)))
+    theirs = wh.extract(["qlq-c30.*"], cohort=women)  # only the people meeting every criterion
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from workbench.errors import (
     ValidationError,
     WorkbenchError,
 )
+from workbench.warehouse.criteria import Cohort, Demographics, HasCondition, ScoreAt
 
-__all__ = ["Warehouse", "constant_strings", "plain_strings"]
+__all__ = ["Cohort", "Demographics", "HasCondition", "ScoreAt", "Warehouse", "constant_strings", "plain_strings"]
 
 _ERRORS = {401: PermissionDenied, 403: PermissionDenied, 404: NotFoundError, 400: ValidationError}
 
@@ -51,13 +54,18 @@ class Warehouse:
                                                context=ssl.create_default_context()), parts.path
         return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout), parts.path
 
-    def extract(self, variables: list[str]) -> pd.DataFrame:
+    def extract(self, variables: list[str], *, cohort: Cohort | None = None) -> pd.DataFrame:
         """Approved variables of the project as a long table: participant, study, event, date,
-        variable, value, text (sex and arm are text; answers, scores and birth year are values)."""
+        variable, value, text (sex and arm are text; answers, scores and birth year are values).
+
+        With ``cohort`` (``Demographics``, ``HasCondition``, ``ScoreAt`` criteria, all to hold),
+        only its people: each criterion must be approved for the project in every study asked."""
+        ask: dict[str, object] = {"project": self.project, "variables": variables}
+        if cohort is not None:
+            ask["cohort"] = cohort.describe()
         conn, path = self._connection()
         try:
-            conn.request("POST", f"{path}/api/extract",
-                         body=json.dumps({"project": self.project, "variables": variables}).encode(),
+            conn.request("POST", f"{path}/api/extract", body=json.dumps(ask).encode(),
                          headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
             reply = conn.getresponse()
             if reply.status != 200:

@@ -1,7 +1,8 @@
 """The warehouse gateway: a Tornado service behind the hub, the only data path into the bubble.
 
 POST {prefix}api/extract with ``Authorization: token <JupyterHub API token>`` and a JSON body
-``{"project": "P2026-0001", "variables": ["qlq-c30.*"]}`` → an Arrow IPC stream, sent in HTTP
+``{"project": "P2026-0001", "variables": ["qlq-c30.*"]}`` (and optionally ``"cohort": {"name": ...,
+"criteria": [...]}``, the extract narrowed to its people) → an Arrow IPC stream, sent in HTTP
 chunks as the warehouse makes the rows (one chunk per record batch; with ``Content-Length`` to an
 HTTP/1.0 client). Every answer, refusals included, is audited in the operational store: an extract
 before its first row is sent, and again once it has gone or broke off (a stream that breaks off
@@ -141,7 +142,13 @@ class ExtractHandler(RequestHandler):
 
     def _open(self, token: str, body: dict[str, Any]) -> _Stream:
         ctx = self.context
-        caller = ctx.tokens.caller(token)
+        try:
+            caller = ctx.tokens.caller(token)
+        except PermissionDenied as exc:  # a real token, not for this (a service's, or unscoped)
+            with session_scope(ctx.operational) as session:
+                audit.record(session, actor="unknown", action="gateway.refused", object_type="gateway",
+                             object_id=self.request.remote_ip or "-", reason=str(exc))
+            raise
         project, variables = body.get("project"), body.get("variables")
         if not isinstance(project, str) or not isinstance(variables, list):
             raise ValidationError("send {\"project\": ..., \"variables\": [...]}", where="request body")
@@ -149,7 +156,8 @@ class ExtractHandler(RequestHandler):
         with session_scope(ctx.operational) as session:  # committed here: audited before any row leaves
             try:
                 opened = open_extract(session, ctx.trusted_party, ctx.warehouse, project, caller.name, variables,
-                                      pseudonyms=ctx.pseudonyms, withdrawals=ctx.withdrawals)
+                                      cohort=body.get("cohort"), pseudonyms=ctx.pseudonyms,
+                                      withdrawals=ctx.withdrawals)
             except WorkbenchError as exc:  # keep the refusal's audit entry: commit, then answer
                 failure = exc
         if failure is not None:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from secure_bubble.gateway.cohort import cohort_members, parse_cohort
 from secure_bubble.gateway.feed import Feed
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
 from secure_bubble.gateway.rows import fetch_arrow, released_batches, rows_schema, study_people
@@ -28,10 +30,10 @@ from secure_bubble.gateway.withdrawals import WithdrawalSync
 from workbench import audit
 from workbench.accounts import get_user
 from workbench.accounts.models import Role
-from workbench.errors import PermissionDenied, ValidationError
+from workbench.errors import PermissionDenied, ValidationError, WorkbenchError
 from workbench.governance.models import Project
 from workbench.trusted_party import TrustedParty
-from workbench.warehouse.criteria import SEXES
+from workbench.warehouse.criteria import SEXES, Cohort
 from workbench.warehouse.schema import metadata
 
 __all__ = ["Extract", "approved_project", "extract", "extract_statements", "fetch_arrow", "open_extract"]
@@ -201,7 +203,8 @@ class Extract:
 
 
 def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
-                 variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
+                 variables: list[str], *, cohort: Cohort | dict[str, Any] | None = None,
+                 pseudonyms: ProjectPseudonyms | None = None,
                  withdrawals: WithdrawalSync | None = None) -> Extract:
     """Check and audit an extract and start its rows; the caller commits ``session`` before it
     takes the first batch, so the audit entry exists before any row leaves.
@@ -215,9 +218,18 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
     people's rows are never fetched. The audit entry names the variables, the studies, how many
     people were released and how many withheld for an opposition; ``Extract.record_end`` adds
     what was taken.
+
+    With ``cohort`` (a ``Cohort``, or its JSON as ``Cohort.describe`` gives it) only the people
+    meeting every criterion are joined to the rows (``secure_bubble.gateway.cohort``); the entry
+    adds the definition and how many people it kept. A variable or a criterion refused is
+    audited (``gateway.refused``) with its reason.
     """
     project = approved_project(session, project_code, username)
-    wanted = _allowed(project, variables)
+    try:
+        wanted = _allowed(project, variables)
+        asked = cohort if isinstance(cohort, Cohort) or cohort is None else parse_cohort(cohort)
+    except WorkbenchError as exc:
+        _refused(session, username, project.code, exc)
     names = sorted(wanted)
     request = tuple((study, tuple(wanted[study])) for study in names)
     (withdrawals or WithdrawalSync()).sync(session, tp, names)
@@ -231,18 +243,28 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
             # The rows are begun for the release last made for these studies, if it still holds;
             # they are kept only if the studies' people, read meanwhile on another connection,
             # give that very release, and begun again for the release they give otherwise.
-            guess = kept.latest(tp, project.code, names)
+            guess = kept.latest(tp, project.code, names) if asked is None else None
             feed = Feed(released_batches(conn, request, _by_person_id, guess.people)) if guess else None
             people = study_people(other, names)
+            try:
+                members = (None if asked is None else
+                           pa.array(other.execute(cohort_members(other, asked, names, project.approved)).scalars().all(),
+                                    pa.int64()))
+            except WorkbenchError as exc:
+                _refused(session, username, project.code, exc)
         release = kept.release(tp, people, project.code, actor=username, studies=names)
+        joined = release.people if members is None else release.people.filter(
+            pc.is_in(release.people["person_id"], value_set=members))
         if feed is None or release is not guess:
             if feed is not None:
                 feed.close()  # the connection is free again (its rows are dropped)
-            feed = Feed(released_batches(conn, request, _by_person_id, release.people))
+            feed = Feed(released_batches(conn, request, _by_person_id, joined))
+        entry = {"variables": variables, "studies": names, "released": len(release.pseudonyms),
+                 "withheld": release.withheld_opposed}
+        if asked is not None:
+            entry |= {"cohort": asked.describe(), "in_cohort": joined.num_rows}
         audit.record(session, actor=username, action="gateway.extract", object_type="project",
-                     object_id=project.code, after={"variables": variables, "studies": names,
-                                                    "released": len(release.pseudonyms),
-                                                    "withheld": release.withheld_opposed})
+                     object_id=project.code, after=entry)
         return Extract(project.code, username, names, rows_schema(request, release.people), release, feed, connections)
     except BaseException:
         if feed is not None:
@@ -251,9 +273,15 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
         raise
 
 
+def _refused(session: Session, username: str, project: str, exc: WorkbenchError) -> NoReturn:
+    audit.record(session, actor=username, action="gateway.refused", object_type="project",
+                 object_id=project, reason=str(exc)[:500])
+    raise exc
+
+
 def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_code: str, username: str,
-            variables: list[str], *, pseudonyms: ProjectPseudonyms | None = None,
-            withdrawals: WithdrawalSync | None = None) -> pa.Table:
+            variables: list[str], *, cohort: Cohort | dict[str, Any] | None = None,
+            pseudonyms: ProjectPseudonyms | None = None, withdrawals: WithdrawalSync | None = None) -> pa.Table:
     """The whole extract as one table (participant, study, event, date, variable, value, text),
     both audit entries in the caller's transaction (``session`` is committed once on the way, as
     ``open_extract`` says): for use inside the trusted zone (tests, tools); the gateway streams
@@ -261,7 +289,7 @@ def extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, project_co
 
     ``text`` holds what is not a number (sex, arm); questionnaire answers and scores are values.
     """
-    with open_extract(session, tp, warehouse, project_code, username, variables,
+    with open_extract(session, tp, warehouse, project_code, username, variables, cohort=cohort,
                       pseudonyms=pseudonyms, withdrawals=withdrawals) as opened:
         table = pa.Table.from_batches(list(opened.batches()), opened.schema)
         opened.record_end(session, complete=True)

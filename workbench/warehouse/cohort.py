@@ -32,7 +32,7 @@ from workbench.warehouse.engine import fetch_frame
 from workbench.warehouse.schema import metadata
 from workbench.warehouse.vocabulary import resolve_codes
 
-__all__ = ["AuditRecord", "CohortQuery"]
+__all__ = ["AuditRecord", "CohortQuery", "lookup_concepts"]
 
 AuditRecord = dict[str, Any]
 T = metadata.tables
@@ -216,27 +216,7 @@ class CohortQuery:
 
     def _lookup(self, conn: Connection, refs: Sequence[ConceptRef], where: str,
                 domain: str | None, descendants: bool) -> list[int]:
-        codes = [r for r in refs if isinstance(r, str)]
-        by_code = resolve_codes(conn, codes) if codes else {}
-        ids = [by_code[r] if isinstance(r, str) else int(r) for r in refs]
-        rows = dict(conn.execute(sa.select(CONCEPT.c.concept_id, CONCEPT.c.domain_id)
-                                 .where(CONCEPT.c.concept_id.in_(ids))).all())
-        for ref, cid in zip(refs, ids, strict=True):
-            if cid not in rows:
-                raise NotFoundError(f"{where}: unknown concept {ref}")
-            allowed = ("Drug", "Procedure") if where == "HasTreatment" else (domain,)
-            if (domain is not None or where == "HasTreatment") and rows[cid] not in allowed:
-                raise ValidationError(f"concept {ref} is in domain {rows[cid]}, not "
-                                          f"{' or '.join(a for a in allowed if a)}", where=where)
-        found = set(ids)
-        if descendants:
-            found |= set(conn.execute(sa.select(ANCESTOR.c.descendant_concept_id)
-                                      .where(ANCESTOR.c.ancestor_concept_id.in_(ids))).scalars())
-        # Concepts retired in favour of these (provisional ones) still label older rows.
-        found |= set(conn.execute(sa.select(RELATION.c.concept_id_1).where(
-            RELATION.c.relationship_id == "Maps to", RELATION.c.concept_id_2.in_(sorted(found))))
-            .scalars())
-        return sorted(found)
+        return lookup_concepts(conn, refs, where, domain, descendants)
 
     def _run(self, conn: Connection, kind: str, cohort: Cohort, stmt: Select,
              extra: dict[str, Any], variant: tuple[Any, ...]) -> pd.DataFrame:
@@ -253,3 +233,30 @@ class CohortQuery:
         }
         self._audit(record)
         return frame
+
+
+def lookup_concepts(conn: Connection, refs: Sequence[ConceptRef], where: str, domain: str | None,
+                    descendants: bool) -> list[int]:
+    """Concept ids for ``refs`` (ids or VOCABULARY:CODE), checked to exist and to belong to
+    ``domain``, with their descendants if asked and the provisional concepts retired into them."""
+    codes = [r for r in refs if isinstance(r, str)]
+    by_code = resolve_codes(conn, codes) if codes else {}
+    ids = [by_code[r] if isinstance(r, str) else int(r) for r in refs]
+    rows = dict(conn.execute(sa.select(CONCEPT.c.concept_id, CONCEPT.c.domain_id)
+                             .where(CONCEPT.c.concept_id.in_(ids))).all())
+    for ref, cid in zip(refs, ids, strict=True):
+        if cid not in rows:
+            raise NotFoundError(f"{where}: unknown concept {ref}")
+        allowed = ("Drug", "Procedure") if where == "HasTreatment" else (domain,)
+        if (domain is not None or where == "HasTreatment") and rows[cid] not in allowed:
+            raise ValidationError(f"concept {ref} is in domain {rows[cid]}, not "
+                                      f"{' or '.join(a for a in allowed if a)}", where=where)
+    found = set(ids)
+    if descendants:
+        found |= set(conn.execute(sa.select(ANCESTOR.c.descendant_concept_id)
+                                  .where(ANCESTOR.c.ancestor_concept_id.in_(ids))).scalars())
+    # Concepts retired in favour of these (provisional ones) still label older rows.
+    found |= set(conn.execute(sa.select(RELATION.c.concept_id_1).where(
+        RELATION.c.relationship_id == "Maps to", RELATION.c.concept_id_2.in_(sorted(found))))
+        .scalars())
+    return sorted(found)
