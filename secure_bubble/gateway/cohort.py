@@ -20,9 +20,8 @@ import sqlalchemy as sa
 
 from workbench.deposit_scores import SCORE_CONCEPTS, VOCABULARY
 from workbench.errors import PermissionDenied, ValidationError
-from workbench.warehouse.cohort import lookup_concepts
+from workbench.warehouse.cohort import lookup_concepts, where_demographics, where_score_within
 from workbench.warehouse.criteria import (
-    SEXES,
     Cohort,
     Demographics,
     HasCondition,
@@ -97,12 +96,7 @@ def cohort_members(conn: sa.Connection, cohort: Cohort, studies: Sequence[str],
             raise PermissionDenied("treatments are not served by the gateway: no cohort criterion on them")
         if isinstance(c, Demographics):
             _approved(approved, studies, "demographics")
-            if c.sex:
-                stmt = stmt.where(PERSON.c.gender_concept_id == SEXES[c.sex])
-            if c.birth_year_min is not None:
-                stmt = stmt.where(PERSON.c.year_of_birth >= c.birth_year_min)
-            if c.birth_year_max is not None:
-                stmt = stmt.where(PERSON.c.year_of_birth <= c.birth_year_max)
+            stmt = where_demographics(stmt, c)
         elif isinstance(c, HasCondition):
             _approved(approved, studies, "condition")
             ids = lookup_concepts(conn, c.concepts, "HasCondition", "Condition", c.include_descendants)
@@ -112,14 +106,9 @@ def cohort_members(conn: sa.Connection, cohort: Cohort, studies: Sequence[str],
         elif isinstance(c, ScoreAt):
             _approved(approved, studies, _score_variable(conn, c.concept))
             scores = lookup_concepts(conn, [c.concept], "ScoreAt", "Measurement", False)
-            value = MEASUREMENT.c.value_as_number
             inner = (sa.select(MEASUREMENT.c.person_id)
                      .select_from(MEASUREMENT.join(SURVEY, SURVEY.c.survey_conduct_id == MEASUREMENT.c.measurement_event_id))
                      .where(MEASUREMENT.c.measurement_concept_id.in_(scores), SURVEY.c.timing_source_value == c.timepoint,
                             SURVEY.c.survey_source_identifier.in_(list(studies))))
-            if c.low is not None:
-                inner = inner.where(value >= c.low)
-            if c.high is not None:
-                inner = inner.where(value <= c.high)
-            stmt = stmt.where(PERSON.c.person_id.in_(inner))
+            stmt = stmt.where(PERSON.c.person_id.in_(where_score_within(inner, c)))
     return stmt

@@ -32,7 +32,7 @@ from workbench.warehouse.engine import fetch_frame
 from workbench.warehouse.schema import metadata
 from workbench.warehouse.vocabulary import resolve_codes
 
-__all__ = ["AuditRecord", "CohortQuery", "lookup_concepts"]
+__all__ = ["AuditRecord", "CohortQuery", "lookup_concepts", "where_demographics", "where_score_within"]
 
 AuditRecord = dict[str, Any]
 T = metadata.tables
@@ -164,12 +164,7 @@ class CohortQuery:
         stmt = sa.select(PERSON.c.person_id)
         for i, c in enumerate(cohort.criteria):
             if isinstance(c, Demographics):
-                if c.sex:
-                    stmt = stmt.where(PERSON.c.gender_concept_id == SEXES[c.sex])
-                if c.birth_year_min is not None:
-                    stmt = stmt.where(PERSON.c.year_of_birth >= c.birth_year_min)
-                if c.birth_year_max is not None:
-                    stmt = stmt.where(PERSON.c.year_of_birth <= c.birth_year_max)
+                stmt = where_demographics(stmt, c)
             elif isinstance(c, HasCondition):
                 table = T["condition_occurrence"]
                 stmt = stmt.where(PERSON.c.person_id.in_(sa.select(table.c.person_id).where(
@@ -177,17 +172,12 @@ class CohortQuery:
             elif isinstance(c, HasTreatment):
                 stmt = stmt.where(self._treated(conn, ids[i]))
             elif isinstance(c, ScoreAt):
-                value = MEASUREMENT.c.value_as_number
                 inner = (sa.select(MEASUREMENT.c.person_id)
                          .select_from(MEASUREMENT.join(SURVEY, SURVEY.c.survey_conduct_id
                                                        == MEASUREMENT.c.measurement_event_id))
                          .where(MEASUREMENT.c.measurement_concept_id == ids[i][0],
                                 SURVEY.c.timing_source_value == c.timepoint))
-                if c.low is not None:
-                    inner = inner.where(value >= c.low)
-                if c.high is not None:
-                    inner = inner.where(value <= c.high)
-                stmt = stmt.where(PERSON.c.person_id.in_(inner))
+                stmt = stmt.where(PERSON.c.person_id.in_(where_score_within(inner, c)))
         return stmt
 
     def _treated(self, conn: Connection, concept_ids: list[int]) -> Any:
@@ -260,3 +250,23 @@ def lookup_concepts(conn: Connection, refs: Sequence[ConceptRef], where: str, do
         RELATION.c.relationship_id == "Maps to", RELATION.c.concept_id_2.in_(sorted(found))))
         .scalars())
     return sorted(found)
+
+
+def where_demographics(stmt: Select, c: Demographics) -> Select:
+    """``stmt`` (over ``person``) kept to the sex and the birth years ``c`` names."""
+    if c.sex:
+        stmt = stmt.where(PERSON.c.gender_concept_id == SEXES[c.sex])
+    if c.birth_year_min is not None:
+        stmt = stmt.where(PERSON.c.year_of_birth >= c.birth_year_min)
+    if c.birth_year_max is not None:
+        stmt = stmt.where(PERSON.c.year_of_birth <= c.birth_year_max)
+    return stmt
+
+
+def where_score_within(stmt: Select, c: ScoreAt) -> Select:
+    """``stmt`` (over ``measurement``) kept to the scores within ``c``'s bounds."""
+    if c.low is not None:
+        stmt = stmt.where(MEASUREMENT.c.value_as_number >= c.low)
+    if c.high is not None:
+        stmt = stmt.where(MEASUREMENT.c.value_as_number <= c.high)
+    return stmt
