@@ -40,6 +40,10 @@ class Settings:
     forms_port: int = 8866
     dashboards_port: int = 8867
     gateway_port: int = 8868
+    # The warehouse gateway: how many extracts it serves at once (the others wait their turn), and
+    # whether it keeps the memory it frees between extracts (secure_bubble.gateway.memory).
+    gateway_max_extracts: int = 6
+    gateway_keep_memory: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "WeShare <no-reply@weshare.invalid>"
@@ -72,6 +76,8 @@ class Settings:
                 object.__setattr__(self, name, default)
         for name in defaults:
             _check_url(name, getattr(self, name))
+        if self.gateway_max_extracts < 1:
+            raise ConfigError(f"{PREFIX}GATEWAY_MAX_EXTRACTS must be at least 1, not {self.gateway_max_extracts}")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
