@@ -40,9 +40,11 @@ class Settings:
     forms_port: int = 8866
     dashboards_port: int = 8867
     gateway_port: int = 8868
-    # The warehouse gateway: how many extracts it serves at once (the others wait their turn), and
-    # whether it keeps the memory it frees between extracts (secure_bubble.gateway.memory).
+    # The warehouse gateway: how many extracts it serves at once (the others wait their turn), how
+    # long one stream may last before it is dropped (a client reading very slowly would otherwise
+    # keep its place), and whether it keeps the memory it frees (secure_bubble.gateway.memory).
     gateway_max_extracts: int = 6
+    gateway_stream_seconds: int = 3600
     gateway_keep_memory: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -76,8 +78,9 @@ class Settings:
                 object.__setattr__(self, name, default)
         for name in defaults:
             _check_url(name, getattr(self, name))
-        if self.gateway_max_extracts < 1:
-            raise ConfigError(f"{PREFIX}GATEWAY_MAX_EXTRACTS must be at least 1, not {self.gateway_max_extracts}")
+        for name in ("gateway_max_extracts", "gateway_stream_seconds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1, not {getattr(self, name)}")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

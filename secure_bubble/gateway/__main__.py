@@ -23,7 +23,7 @@ def build_context(settings: Settings) -> GatewayContext:
         trusted_party=open_trusted_party(settings),
         tokens=HubTokenValidator(os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
                                  service=os.environ.get("JUPYTERHUB_SERVICE_NAME", "warehouse-gateway")),
-        max_extracts=settings.gateway_max_extracts,
+        max_extracts=settings.gateway_max_extracts, stream_seconds=float(settings.gateway_stream_seconds),
     )
 
 

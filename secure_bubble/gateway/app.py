@@ -61,7 +61,8 @@ class GatewayContext:
     time (others wait their turn, unaudited until then): each holds up to two warehouse connections
     while it opens and one while it streams (SQLAlchemy's default pool has 15), and one of
     ``threads`` at a time for its blocking steps, so no extract waits on a connection or a thread
-    another one needs to finish."""
+    another one needs to finish. A stream still going after ``stream_seconds`` is dropped, so a
+    client that reads very slowly cannot keep a place for ever."""
 
     operational: sa.Engine
     warehouse: sa.Engine
@@ -70,6 +71,7 @@ class GatewayContext:
     pseudonyms: ProjectPseudonyms = field(default_factory=ProjectPseudonyms)
     withdrawals: WithdrawalSync = field(default_factory=WithdrawalSync)
     max_extracts: int = 6
+    stream_seconds: float = 3600.0
     threads: ThreadPoolExecutor = field(init=False)
     slots: asyncio.Semaphore = field(init=False)
 
@@ -210,7 +212,8 @@ class ExtractHandler(RequestHandler):
         a new bytes object. Tornado ends the chunks itself on ``finish``. Whether the client has
         closed its end is no measure: a client that has read the end-of-stream mark closes at once,
         often before the last (empty) chunk. At most ``QUEUED_BATCHES`` batches wait on the
-        connection; a client that reads none for ``WRITE_TIMEOUT`` seconds is dropped.
+        connection; a client that reads none for ``WRITE_TIMEOUT`` seconds is dropped, and so is a
+        stream still going after the context's ``stream_seconds``.
         """
         connection = self.request.connection
         socket_stream = getattr(connection, "stream", None)
@@ -218,6 +221,22 @@ class ExtractHandler(RequestHandler):
         chunked = self.request.version == "HTTP/1.1"
         if chunked:
             await self.flush()  # the headers
+        deadline = loop.time() + self.context.stream_seconds
+
+        def waiting() -> float:  # how long the oldest queued batch may still wait; TimeoutError if none
+            left = min(WRITE_TIMEOUT, deadline - loop.time())
+            if left <= 0:
+                raise TimeoutError
+            return left
+
+        def dropped() -> bool:
+            log.warning("extract for project %s dropped: %s", stream.opened.project,
+                        f"still going after {self.context.stream_seconds:.0f} s" if loop.time() >= deadline
+                        else f"the client read nothing for {WRITE_TIMEOUT:.0f} s")
+            if socket_stream is not None:
+                socket_stream.close()
+            return False
+
         held: list[bytes | memoryview] = []
         queued: deque[Awaitable[None]] = deque()  # each batch's last write, done once it is written
         try:
@@ -237,15 +256,13 @@ class ExtractHandler(RequestHandler):
                         socket_stream.write(piece)
                     queued.append(socket_stream.write(b"\r\n"))
                 while len(queued) > QUEUED_BATCHES:  # the client reads slower than rows come
-                    await asyncio.wait_for(asyncio.shield(queued.popleft()), WRITE_TIMEOUT)
+                    await asyncio.wait_for(asyncio.shield(queued.popleft()), waiting())
+                if chunked:
+                    waiting()  # past the stream's time, even for a client that keeps up
         except StreamClosedError:
             return False  # the client went away while a batch was queued
         except TimeoutError:
-            log.warning("extract for project %s dropped: the client read nothing for %.0f s",
-                        stream.opened.project, WRITE_TIMEOUT)
-            if socket_stream is not None:
-                socket_stream.close()
-            return False
+            return dropped()
         except Exception as exc:
             # The error's kind only: its message may quote a value from the rows. The client sees
             # the stream break off (no last chunk).
@@ -260,13 +277,11 @@ class ExtractHandler(RequestHandler):
                 for piece in held:
                     queued.append(connection.write(piece))  # type: ignore[arg-type]
             if queued:
-                await asyncio.wait_for(asyncio.shield(queued[-1]), WRITE_TIMEOUT)
+                await asyncio.wait_for(asyncio.shield(queued[-1]), waiting())
         except StreamClosedError:
             return False
         except TimeoutError:
-            if socket_stream is not None:
-                socket_stream.close()
-            return False
+            return dropped()
         # Every byte of the extract, its end-of-stream mark included, is written; a client that has
         # read the mark may leave before the last chunk.
         with contextlib.suppress(StreamClosedError):

@@ -1,4 +1,5 @@
-"""The gateway's own settings: its memory kept between extracts, and how many it serves at once."""
+"""The gateway's own settings: its memory kept between extracts, how many extracts it serves at
+once and how long one may stream."""
 
 from __future__ import annotations
 
@@ -77,24 +78,26 @@ def test_another_c_library_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_gateway_settings_come_from_the_environment(tmp_path: Path) -> None:
     settings = load_settings({"WESHARE_HOME": str(tmp_path), "WESHARE_GATEWAY_MAX_EXTRACTS": "3",
-                              "WESHARE_GATEWAY_KEEP_MEMORY": "false"})
-    assert settings.gateway_max_extracts == 3 and settings.gateway_keep_memory is False
-    assert Settings(home=tmp_path).gateway_max_extracts == 6 and Settings(home=tmp_path).gateway_keep_memory
-    for bad, says in (("0", "at least 1"), ("-2", "at least 1"), ("six", "whole number")):
-        with pytest.raises(ConfigError, match=says) as error:
-            load_settings({"WESHARE_HOME": str(tmp_path), "WESHARE_GATEWAY_MAX_EXTRACTS": bad})
-        assert "WESHARE_GATEWAY_MAX_EXTRACTS" in str(error.value)
+                              "WESHARE_GATEWAY_STREAM_SECONDS": "600", "WESHARE_GATEWAY_KEEP_MEMORY": "false"})
+    assert (settings.gateway_max_extracts, settings.gateway_stream_seconds, settings.gateway_keep_memory) == (3, 600, False)
+    default = Settings(home=tmp_path)
+    assert (default.gateway_max_extracts, default.gateway_stream_seconds, default.gateway_keep_memory) == (6, 3600, True)
+    for name in ("WESHARE_GATEWAY_MAX_EXTRACTS", "WESHARE_GATEWAY_STREAM_SECONDS"):
+        for bad, says in (("0", "at least 1"), ("-2", "at least 1"), ("six", "whole number")):
+            with pytest.raises(ConfigError, match=says) as error:
+                load_settings({"WESHARE_HOME": str(tmp_path), name: bad})
+            assert name in str(error.value)
     with pytest.raises(ConfigError, match="WESHARE_GATEWAY_KEEP_MEMORY must be true or false"):
         load_settings({"WESHARE_HOME": str(tmp_path), "WESHARE_GATEWAY_KEEP_MEMORY": "maybe"})
 
 
-def test_the_gateway_serves_as_many_extracts_at_once_as_set(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, gateway_max_extracts=3)
+def test_the_gateway_is_built_as_set(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, gateway_max_extracts=3, gateway_stream_seconds=90)
     op, tp = open_stores(settings)
     empty_warehouse(settings.warehouse_url).dispose()
     context = build_context(settings)
     try:
-        assert context.max_extracts == 3
+        assert context.max_extracts == 3 and context.stream_seconds == 90.0
         assert context.threads._max_workers == 3  # type: ignore[attr-defined]
         assert context.slots._value == 3  # type: ignore[attr-defined]
     finally:

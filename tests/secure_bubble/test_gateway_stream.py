@@ -4,6 +4,7 @@ and recorded as incomplete."""
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import threading
@@ -270,3 +271,36 @@ def test_a_client_that_stops_reading_holds_a_few_batches_then_is_dropped(stream_
         while reply.read(1 << 20):
             pass
     conn.close()
+
+
+def test_a_stream_still_going_after_its_time_is_dropped(stream_gateway: tuple[str, Engine],
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A client that keeps reading, but too slowly to ever finish, loses its place once the
+    stream's time is up (it never goes silent long enough for the write timeout)."""
+    url, op = stream_gateway
+    opened = gateway_app.ExtractHandler.initialize
+
+    def brief(self: gateway_app.ExtractHandler, context: gateway_app.GatewayContext) -> None:
+        opened(self, copy.copy(context))  # the same threads and places, a shorter time per stream
+        self.context.stream_seconds = 1.0
+
+    def endless(self: gateway_app._Stream) -> tuple[list[bytes | memoryview], int]:
+        return [bytes(1 << 20)], 1 << 20  # batch after batch, no end
+
+    monkeypatch.setattr(gateway_app.ExtractHandler, "initialize", brief)
+    monkeypatch.setattr(gateway_app._Stream, "next", endless)
+    before = _seq(op)
+    conn, reply = _post(url)
+    assert reply.status == 200
+    started, read = time.monotonic(), 0
+    with caplog.at_level("WARNING", logger=gateway_app.__name__), pytest.raises(http.client.HTTPException):
+        while piece := reply.read(256 << 10):  # a trickle: never silent for long
+            read += len(piece)
+            time.sleep(0.02)
+            assert time.monotonic() - started < 20, "the stream was never dropped"
+    conn.close()
+    assert read > 1 << 20  # the client did get rows before the end
+    entries = _entries(op, before)
+    assert entries[-1][0] == "gateway.extract.end" and entries[-1][1]["complete"] is False
+    assert any("still going after 1 s" in r.getMessage() for r in caplog.records)
