@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -54,15 +55,16 @@ class Warehouse:
                                                context=ssl.create_default_context()), parts.path
         return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout), parts.path
 
-    def extract(self, variables: list[str], *, cohort: Cohort | None = None) -> pd.DataFrame:
+    def extract(self, variables: list[str], *, cohort: Cohort | dict[str, Any] | None = None) -> pd.DataFrame:
         """Approved variables of the project as a long table: participant, study, event, date,
         variable, value, text (sex and arm are text; answers, scores and birth year are values).
 
-        With ``cohort`` (``Demographics``, ``HasCondition``, ``ScoreAt`` criteria, all to hold),
-        only its people: each criterion must be approved for the project in every study asked."""
+        With ``cohort`` (``Demographics``, ``HasCondition``, ``ScoreAt`` criteria, all to hold; or
+        the JSON ``Cohort.describe`` gives, as a notebook parameter holds it), only its people:
+        each criterion must be approved for the project in every study asked."""
         ask: dict[str, object] = {"project": self.project, "variables": variables}
         if cohort is not None:
-            ask["cohort"] = cohort.describe()
+            ask["cohort"] = (cohort if isinstance(cohort, Cohort) else Cohort.from_description(cohort)).describe()
         conn, path = self._connection()
         try:
             conn.request("POST", f"{path}/api/extract", body=json.dumps(ask).encode(),

@@ -2,19 +2,18 @@
 
 A researcher narrows an extract to the people meeting every criterion (``Demographics``,
 ``HasCondition``, ``ScoreAt`` of ``workbench.warehouse.criteria``), sent as JSON and made into
-those objects here, so that anything typed that could carry SQL is refused before any statement
-exists. Each criterion uses data the project must be approved for in every study of the extract
-(``demographics``; ``condition``; the score's own variable, e.g. ``phq-9.TOTAL`` under
-``phq-9.*``), and is evaluated on those studies' deposits only: the warehouse pools studies, and a
-condition or a score deposited by another study must not decide who is in. Treatments are not
-served by the gateway, so ``HasTreatment`` is refused.
+those objects (``Cohort.from_description``), so that anything typed that could carry SQL is
+refused before any statement exists. Each criterion uses data the project must be approved for in
+every study of the extract (``demographics``; ``condition``; the score's own variable, e.g.
+``phq-9.TOTAL`` under ``phq-9.*``), and is evaluated on those studies' deposits only: the
+warehouse pools studies, and a condition or a score deposited by another study must not decide
+who is in. Treatments are not served by the gateway, so ``HasTreatment`` is refused.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,41 +29,14 @@ from workbench.warehouse.criteria import (
 )
 from workbench.warehouse.schema import metadata
 
-__all__ = ["cohort_members", "parse_cohort"]
+__all__ = ["cohort_members"]
 
 T = metadata.tables
 PERSON, CONCEPT, CONDITION = T["person"], T["concept"], T["condition_occurrence"]
 MEASUREMENT, SURVEY = T["measurement"], T["survey_conduct"]
-KINDS = {"Demographics": Demographics, "HasCondition": HasCondition, "HasTreatment": HasTreatment,
-         "ScoreAt": ScoreAt}
 # "VOCABULARY:code" of a deposited score → its variable name, as approvals name it.
 SCORE_VARIABLES = {f"{VOCABULARY[instrument]}:{code}": f"{instrument}.{scale}"
                    for instrument, scales in SCORE_CONCEPTS.items() for scale, code in scales.items()}
-
-
-def parse_cohort(body: Any) -> Cohort:
-    """``{"name": ..., "criteria": [{"type": "ScoreAt", ...}, ...]}`` as a ``Cohort``; what is
-    wrong is said with where (``cohort.criteria[1].timepoint``)."""
-    if not isinstance(body, dict) or set(body) - {"name", "criteria"}:
-        raise ValidationError('send {"name": ..., "criteria": [...]}', where="cohort")
-    criteria = body.get("criteria", [])
-    if not isinstance(criteria, list) or not criteria:
-        raise ValidationError("name at least one criterion", where="cohort.criteria")
-    made = []
-    for i, item in enumerate(criteria):
-        where = f"cohort.criteria[{i}]"
-        kind = KINDS.get(item.get("type")) if isinstance(item, dict) else None
-        if kind is None:
-            raise ValidationError(f"each criterion is an object whose type is one of {sorted(KINDS)}", where=where)
-        fields = {k: v for k, v in item.items() if k != "type"}
-        try:
-            made.append(kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}))
-        except TypeError:
-            raise ValidationError(f"{item['type']} takes {', '.join(kind.__dataclass_fields__)}", where=where) from None
-        except ValidationError as exc:  # the field it names, under this criterion
-            field = (exc.where or "").rpartition(".")[2]
-            raise ValidationError(exc.message, where=f"{where}.{field}" if field else where) from None
-    return Cohort(body.get("name", "cohort"), tuple(made))
 
 
 def _score_variable(conn: sa.Connection, concept: int | str) -> str:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from secure_bubble.gateway.cohort import cohort_members, parse_cohort
+from secure_bubble.gateway.cohort import cohort_members
 from secure_bubble.gateway.feed import Feed
 from secure_bubble.gateway.pseudonyms import ProjectPseudonyms, Release
 from secure_bubble.gateway.rows import fetch_arrow, released_batches, rows_schema, study_people
@@ -227,7 +227,7 @@ def open_extract(session: Session, tp: TrustedParty, warehouse: sa.Engine, proje
     project = approved_project(session, project_code, username)
     try:
         wanted = _allowed(project, variables)
-        asked = cohort if isinstance(cohort, Cohort) or cohort is None else parse_cohort(cohort)
+        asked = cohort if isinstance(cohort, Cohort) or cohort is None else Cohort.from_description(cohort)
     except WorkbenchError as exc:
         _refused(session, username, project.code, exc)
     names = sorted(wanted)

@@ -30,6 +30,7 @@ from workbench.analysis.cohort_data import (
     ttd_scores,
 )
 from workbench.errors import NotFoundError, ValidationError
+from workbench.warehouse import Cohort, Demographics
 
 EVENTS = ("baseline", "M3", "M6", "M12", "M24")
 
@@ -61,6 +62,18 @@ def test_warehouse_path_gives_scores_by_time_point(warehouse_data) -> None:  # t
     table = data.table()
     assert {"arm", "age"} <= set(table.columns)
     assert ((table["age"] > 15) & (table["age"] < 95)).all()
+
+
+def test_warehouse_path_narrowed_to_a_cohort(demo_warehouse: str, warehouse_data) -> None:  # type: ignore[no-untyped-def]
+    records: list[dict] = []
+    women = from_warehouse(open_warehouse(demo_warehouse), records=records,
+                           cohort=Cohort("women", (Demographics(sex="female"),)))
+    everyone = warehouse_data[0].people
+    expected = set(everyone.loc[everyone["gender"] == "female", "participant"])
+    assert 0 < len(expected) < DEMO_PERSONS and set(women.people["participant"]) == expected
+    assert set(women.scores["participant"]) <= expected and women.scores["participant"].nunique() == len(expected)
+    assert women.source.endswith("cohort women") and f"{len(expected)} participants" in women.summary()
+    assert [r["cohort"]["name"] for r in records] == ["women", "women"]  # both queries audited as the cohort's
 
 
 def test_gateway_items_are_scored_like_the_warehouse(warehouse_data) -> None:  # type: ignore[no-untyped-def]

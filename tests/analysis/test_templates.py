@@ -4,6 +4,7 @@ data-access cell takes the gateway when the notebook runs in a project server.""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,3 +178,34 @@ def test_a_group_the_project_is_not_approved_for_is_refused_by_name(gateway: str
     with pytest.raises(ValidationError, match=r"cell \d+ .*'demographics' is not approved for project P2026-0001"):
         execute_notebook(TEMPLATES / "cohort_description.ipynb", parameters={"group": "gender"}, env=env,
                          timeout=300)
+
+
+WOMEN = {"name": "women", "criteria": [{"type": "Demographics", "sex": "female"}]}
+
+
+@pytest.mark.slow
+def test_a_cohort_parameter_narrows_the_template_to_its_people(demo_warehouse: str) -> None:
+    nb = execute_notebook(TEMPLATES / "cohort_description.ipynb", timeout=300,
+                          parameters={"warehouse_url": demo_warehouse, "cohort": WOMEN})
+    text = _texts(nb)
+    assert 'cohort women: [{"type": "Demographics", "sex": "female"' in text and ", cohort women" in text
+    counted = re.search(r"(\d+) participants", text)
+    assert counted and 0 < int(counted.group(1)) < DEMO_PERSONS
+    assert "Traceback" not in text and _figures(nb) == 3
+
+
+@pytest.mark.slow
+def test_in_a_project_server_the_cohort_goes_to_the_gateway_and_a_bad_one_nowhere(gateway: str) -> None:
+    env = {"JUPYTERHUB_API_TOKEN": "server-token", "WESHARE_PROJECT": "P2026-0001", "WESHARE_GATEWAY_URL": gateway}
+    from workbench.errors import ValidationError
+
+    bad = {"name": "x", "criteria": [{"type": "Demographics", "sex": "female' OR 1=1 --"}]}
+    with pytest.raises(ValidationError, match=r"cohort.criteria\[0\].sex"):
+        execute_notebook(TEMPLATES / "cohort_description.ipynb", parameters={"group": None, "cohort": bad}, env=env,
+                         timeout=300)
+    assert _FakeGateway.requests == []  # refused before anything was asked
+    execute_notebook(TEMPLATES / "cohort_description.ipynb", parameters={"group": None, "cohort": WOMEN}, env=env,
+                     timeout=300)
+    sent = {**WOMEN, "criteria": [{**WOMEN["criteria"][0], "birth_year_min": None, "birth_year_max": None}]}
+    assert _FakeGateway.requests == [{"auth": "token server-token", "project": "P2026-0001",
+                                      "variables": ["qlq-c30.*"], "cohort": sent}]

@@ -104,6 +104,20 @@ def test_the_client_sends_a_cohort(cohort_gateway: tuple[str, sa.Engine]) -> Non
     totals = whole[whole["variable"] == "phq-9.q1"]  # everyone answered at baseline
     assert 0 < theirs["participant"].nunique() < totals["participant"].nunique()
     assert set(theirs["participant"]) < set(whole["participant"])
+    # the same cohort as JSON (a notebook parameter) gives the same people
+    described = Cohort("depressed", (ScoreAt("LOINC:44261-6", "BL", low=10),)).describe()
+    assert set(client.extract(["phq-9.*"], cohort=described)["participant"]) == set(theirs["participant"])
+
+
+def test_a_bad_cohort_is_refused_by_the_client_before_asking(cohort_gateway: tuple[str, sa.Engine]) -> None:
+    url, op = cohort_gateway
+    with session_scope(op) as s:
+        before = s.execute(sa.select(sa.func.max(audit.AuditEntry.seq))).scalar_one()
+    client = Warehouse("P1", url=url, token="tok-ana")
+    with pytest.raises(ValidationError, match=r"cohort.criteria\[0\].sex"):
+        client.extract(["phq-9.*"], cohort={"name": "x", "criteria": [{"type": "Demographics", "sex": "f' --"}]})
+    with session_scope(op) as s:  # nothing reached the gateway
+        assert s.execute(sa.select(sa.func.max(audit.AuditEntry.seq))).scalar_one() == before
 
 
 @pytest.mark.parametrize(("cohort", "error", "message"), [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +145,29 @@ def test_no_results_without_an_audit_record(loaded: sa.Engine) -> None:
         query.participants(Cohort("all"))
     with pytest.raises(ValidationError):
         CohortQuery(loaded, audit=None, actor="a", purpose="p")  # type: ignore[arg-type]
+
+
+def test_a_cohort_comes_back_from_its_description() -> None:
+    cohort = Cohort("mixed", (Demographics(sex="female", birth_year_max=1970), HasCondition(("SNOMED:254837009",)),
+                              HasTreatment((TAMOXIFEN,)), ScoreAt("LOINC:44261-6", "BL", low=10, high=20)))
+    assert Cohort.from_description(cohort.describe()) == cohort
+    assert Cohort.from_description(json.loads(json.dumps(cohort.describe()))) == cohort  # as a notebook parameter
+
+
+@pytest.mark.parametrize(("body", "where", "says"), [
+    (["not", "an", "object"], "cohort", "send"),
+    ({"name": "x", "criteria": [{"type": "Demographics"}], "sql": "1"}, "cohort", "send"),
+    ({"name": "x"}, "cohort.criteria", "at least one criterion"),
+    ({"name": "x", "criteria": [{"type": "Age", "low": 50}]}, "cohort.criteria[0]", "type is one of"),
+    ({"name": "x", "criteria": ["Demographics"]}, "cohort.criteria[0]", "type is one of"),
+    ({"name": "x", "criteria": [{"type": "HasCondition", "concepts": [1]}, {"type": "ScoreAt", "concept": 1}]},
+     "cohort.criteria[1]", "ScoreAt takes"),
+    ({"name": "x", "criteria": [{"type": "ScoreAt", "concept": 1, "timepoint": "BL'; --"}]},
+     "cohort.criteria[0].timepoint", "raw SQL fragment"),
+    ({"name": "x; DROP TABLE person", "criteria": [{"type": "HasCondition", "concepts": [1]}]},
+     "Cohort.name", "raw SQL fragment"),
+])
+def test_a_bad_description_says_where(body: object, where: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says) as error:
+        Cohort.from_description(body)
+    assert error.value.where == where

@@ -89,9 +89,10 @@ def open_warehouse(url: str) -> Engine:
 def from_warehouse(engine: Engine, *, instrument: str = "qlq-c30", actor: str = "researcher",
                    purpose: str = "research notebook", audit: Callable[[dict[str, Any]], None] | None = None,
                    baseline_event: str | None = None, scales: Sequence[str] | None = None,
-                   records: list[dict[str, Any]] | None = None) -> CohortData:
-    """Everyone's scores from a warehouse opened directly (the demo warehouse), through audited
-    cohort queries. Without ``audit`` the query records go to ``records`` (a list you keep)."""
+                   records: list[dict[str, Any]] | None = None, cohort: Cohort | None = None) -> CohortData:
+    """Everyone's scores (or ``cohort``'s people's only) from a warehouse opened directly (the demo
+    warehouse), through audited cohort queries. Without ``audit`` the query records go to
+    ``records`` (a list you keep)."""
     known = SCORE_CONCEPTS.get(instrument)
     if known is None:
         raise ValidationError(f"no warehouse scores for {instrument!r}; choose one of {', '.join(SCORE_CONCEPTS)}",
@@ -107,7 +108,7 @@ def from_warehouse(engine: Engine, *, instrument: str = "qlq-c30", actor: str = 
     with engine.connect() as conn:
         ids = resolve_codes(conn, list(refs))
     by_id = {int(ids[ref]): scale for ref, scale in refs.items()}
-    everyone = Cohort("all_participants")
+    everyone = cohort if cohort is not None else Cohort("all_participants")
     people = query.participants(everyone, ("person_id", "person_source_value", "gender", "year_of_birth", "arm"))
     # Participants are named by their warehouse pseudonym (what the trusted party can translate to
     # link other sources, e.g. interview codes); a warehouse without them falls back to the row id.
@@ -124,7 +125,8 @@ def from_warehouse(engine: Engine, *, instrument: str = "qlq-c30", actor: str = 
         people = people.drop(columns="arm")
     url = engine.url.render_as_string(hide_password=True)
     return _finish(long, people, instrument, [s for s in wanted if s in set(long["variable"])],
-                   baseline_event, f"warehouse {url} (cohort queries, audited)")
+                   baseline_event, f"warehouse {url} (cohort queries, audited)"
+                   + (f", cohort {cohort.name}" if cohort is not None else ""))
 
 
 def gateway_variables(instrument: str, group: str | None = None) -> list[str]:

@@ -157,8 +157,41 @@ class Cohort:
                                       where=f"Cohort {self.name}")
         object.__setattr__(self, "criteria", tuple(criteria))
 
+    @classmethod
+    def from_description(cls, body: Any) -> Cohort:
+        """The cohort ``describe`` gave, from its JSON (``{"name": ..., "criteria": [{"type":
+        "ScoreAt", ...}, ...]}``), as a gateway receives it or a notebook parameter holds it; what
+        is wrong is said with where (``cohort.criteria[1].timepoint``)."""
+        if not isinstance(body, dict) or set(body) - {"name", "criteria"}:
+            raise ValidationError('send {"name": ..., "criteria": [...]}', where="cohort")
+        criteria = body.get("criteria", [])
+        if not isinstance(criteria, list) or not criteria:
+            raise ValidationError("name at least one criterion", where="cohort.criteria")
+        made = []
+        for i, item in enumerate(criteria):
+            where = f"cohort.criteria[{i}]"
+            kind = KINDS.get(item.get("type")) if isinstance(item, dict) else None
+            if kind is None:
+                raise ValidationError(f"each criterion is an object whose type is one of {sorted(KINDS)}",
+                                      where=where)
+            fields = {k: v for k, v in item.items() if k != "type"}
+            try:
+                made.append(kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}))
+            except TypeError:
+                raise ValidationError(f"{item['type']} takes {', '.join(kind.__dataclass_fields__)}",
+                                      where=where) from None
+            except ValidationError as exc:  # the field it names, under this criterion
+                field_name = (exc.where or "").rpartition(".")[2]
+                raise ValidationError(exc.message, where=f"{where}.{field_name}" if field_name else where) from None
+        return cls(body.get("name", "cohort"), tuple(made))
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for audit records (no data, just the definition)."""
         return {"name": self.name, "criteria": [
             {"type": type(c).__name__, **{k: (list(v) if isinstance(v, tuple) else v)
                                           for k, v in vars(c).items()}} for c in self.criteria]}
+
+
+# The criteria by the type names ``Cohort.describe`` gives them.
+KINDS: dict[str, Any] = {"Demographics": Demographics, "HasCondition": HasCondition,
+                         "HasTreatment": HasTreatment, "ScoreAt": ScoreAt}
