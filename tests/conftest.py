@@ -150,6 +150,23 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path,
     engine.dispose()
 
 
+# Test folders that start a live hub (15-30 s each before their first test).
+_LIVE_HUB_FOLDERS = ("browser", "hub")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files that start a live hub first, then files with slow tests, then the rest, each keeping
+    its tests' order. ``make test`` gives whole files to its workers (``--dist loadfile``) in this
+    order, so the longest start first and the run does not end waiting on a long file begun last
+    while the other workers idle."""
+    rank: dict[Path, int] = {}
+    for item in items:
+        heavy = (0 if item.path.parent.name in _LIVE_HUB_FOLDERS
+                 else 1 if item.get_closest_marker("slow") or item.get_closest_marker("browser") else 2)
+        rank[item.path] = min(rank.get(item.path, 2), heavy)
+    items.sort(key=lambda item: rank[item.path])  # stable: files stay whole, in their order within a rank
+
+
 _EXIT_STATUS: list[int] = []
 
 

@@ -21,11 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # On a thread (as DuckDB builds batches): four buffers grown by doubling to 8 MiB, as columns are
 # appended to, then freed; page faults per round once warm.
+MEMORY = ROOT / "secure_bubble" / "gateway" / "memory.py"  # loaded alone: the package imports much
 ROUNDS = textwrap.dedent("""
-    import ctypes, resource, sys, threading
-    from secure_bubble.gateway.memory import keep_freed_memory
+    import ctypes, importlib.util, resource, sys, threading
+    spec = importlib.util.spec_from_file_location("memory", sys.argv[2])
+    memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(memory)
     if sys.argv[1] == "keep":
-        assert keep_freed_memory()
+        assert memory.keep_freed_memory()
     libc = ctypes.CDLL(None)
     libc.malloc.restype = libc.realloc.restype = ctypes.c_void_p
     libc.malloc.argtypes, libc.realloc.argtypes = [ctypes.c_size_t], [ctypes.c_void_p, ctypes.c_size_t]
@@ -59,7 +62,7 @@ ROUNDS = textwrap.dedent("""
 
 
 def _faults_per_round(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", ROUNDS, mode], cwd=ROOT, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", ROUNDS, mode, str(MEMORY)], cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=60)
     return int(out.stdout.strip())
 
