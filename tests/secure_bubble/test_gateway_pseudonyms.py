@@ -57,12 +57,17 @@ def _translations(tp: TrustedParty) -> int:
                              .where(AuditEntry.action == "ttp.translate")).scalar_one())
 
 
-def test_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedParty) -> None:
+def _two_projects(tp: TrustedParty) -> tuple[list[str], ProjectPseudonyms, Translation]:
+    """Four people, projects P1 and P2 open, and P1's translation of them kept."""
     codes = _people(tp, 4)
     tp.open_domain("project:P1", actor="committee")
     tp.open_domain("project:P2", actor="committee")
     kept = ProjectPseudonyms()
-    first = kept.translate(tp, codes, "P1", actor="ana")
+    return codes, kept, kept.translate(tp, codes, "P1", actor="ana")
+
+
+def test_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedParty) -> None:
+    codes, kept, first = _two_projects(tp)
     again = kept.translate(tp, codes, "P1", actor="ana")
     assert again == first and _translations(tp) == 1  # the second answer came from memory
     assert None not in first.pseudonyms and not set(first.pseudonyms) & set(codes)
@@ -74,11 +79,7 @@ def test_kept_while_nothing_changes_and_only_for_the_same_people(tp: TrustedPart
 
 def test_kept_while_other_projects_translate_and_read_oppositions(tp: TrustedParty) -> None:
     """Extracts of several projects at once: one project's translation does not drop another's."""
-    codes = _people(tp, 4)
-    tp.open_domain("project:P1", actor="committee")
-    tp.open_domain("project:P2", actor="committee")
-    kept = ProjectPseudonyms()
-    first = kept.translate(tp, codes, "P1", actor="ana")
+    codes, kept, first = _two_projects(tp)
     people = kept.release(tp, _warehouse(codes), "P2", actor="bob")
     tp.opposed(codes, "warehouse", actor="dpo")
     asked = _translations(tp)
