@@ -201,12 +201,8 @@ class CohortQuery:
         """Concept ids for ``refs``, checked to exist and to belong to the right domain."""
         key = ("concepts", tuple(refs), where, domain, descendants)
         if key not in self._cache:
-            self._cache[key] = self._lookup(conn, refs, where, domain, descendants)
+            self._cache[key] = lookup_concepts(conn, refs, where, domain, descendants)
         return list(self._cache[key])
-
-    def _lookup(self, conn: Connection, refs: Sequence[ConceptRef], where: str,
-                domain: str | None, descendants: bool) -> list[int]:
-        return lookup_concepts(conn, refs, where, domain, descendants)
 
     def _run(self, conn: Connection, kind: str, cohort: Cohort, stmt: Select,
              extra: dict[str, Any], variant: tuple[Any, ...]) -> pd.DataFrame:
